@@ -77,7 +77,19 @@ class Article:
     url: str = ""
     origin: Origin = field(default_factory=lambda: Origin(""))
     entities: tuple[Entity, ...] = ()
-    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning about a record that is still indexed (``path:line: message``)."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""``python -m searchkit``: the same command as ``searchkit``."""
+
+from .cli import cli
+
+cli()

@@ -1,0 +1,340 @@
+"""Writing the index: one writer at a time, batches committed whole, re-runs converge.
+
+Reads ``Article`` values (every field) and writes them under their stable id:
+an article already indexed with the same content is left alone (``unchanged``),
+one whose content changed replaces the old version (``updated``), never doubles.
+Each batch is one Whoosh commit, which is all or nothing: a run killed at any
+moment leaves the last committed batch, and running the same command again
+finishes the job. The metadata file is written only after a successful commit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, FileIndex
+
+from . import schema as sc
+from .analysis import ANALYSIS_VERSION
+from .dates import day_number
+from .errors import (
+    CorpusError,
+    IndexLockedError,
+    IndexMissingError,
+    IndexVersionError,
+    SearchkitError,
+)
+from .model import Article
+
+META_FILE = "searchkit.json"
+LOCK_FILE = "searchkit.lock"
+SKIPPABLE_FIELDS = (sc.TITLE, sc.LEAD, sc.BODY)
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did; ``rejected`` records were skipped with an error."""
+
+    read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    notices: int = 0
+    articles: int = 0  # in the index after the run
+    seconds: float = 0.0
+    interrupted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "errors"}
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("SEARCHKIT_INDEX") or "index")
+
+
+def read_meta(index_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((index_dir / META_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_meta(index_dir: Path, meta: dict[str, Any]) -> None:
+    tmp = index_dir / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+    os.replace(tmp, index_dir / META_FILE)
+
+
+def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
+    """Open an existing index for reading, refusing one written by other versions."""
+    path = Path(index_dir)
+    if not path.is_dir() or not whoosh_index.exists_in(str(path)):
+        raise IndexMissingError(f'{path}/: no index here; run "searchkit index corpus/" first')
+    meta = read_meta(path)
+    if (meta.get("schema_version") != sc.SCHEMA_VERSION
+            or meta.get("analysis_version") != ANALYSIS_VERSION):
+        raise IndexVersionError(
+            f"{path}/: written by another version of searchkit (schema "
+            f"{meta.get('schema_version')}, analysis {meta.get('analysis_version')}; this one "
+            f"reads {sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}); re-index with "
+            f'"searchkit index CORPUS --rebuild --index {path}"')
+    try:
+        return whoosh_index.open_dir(str(path))
+    except (EmptyIndexError, OSError, ValueError) as exc:
+        raise IndexMissingError(f"{path}/: cannot open the index ({exc}); re-index it") from exc
+
+
+@contextmanager
+def _exclusive(index_dir: Path) -> Iterator[None]:
+    """Hold the index's lock file for the whole run, so two runs never interleave batches."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(
+                f"{index_dir}/: another searchkit index run is writing to this index; "
+                "wait for it to finish, then run this command again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def article_document(article: Article, skip_fields: Iterable[str] = ()) -> dict[str, Any]:
+    """The Whoosh document for an article; ``skip_fields`` leaves text fields out."""
+    skip = set(skip_fields)
+    title = article.title if sc.TITLE not in skip else ""
+    lead = article.lead if sc.LEAD not in skip else ""
+    body = article.body if sc.BODY not in skip else ""
+    doc: dict[str, Any] = {
+        sc.ID: article.id,
+        sc.TITLE: title,
+        sc.LEAD: lead,
+        sc.BODY: body,
+        sc.EXACT: "\n\n".join(t for t in (title, lead, body) if t),
+        sc.SOURCE: article.source,
+        sc.URL: article.url,
+        sc.ORIGIN: str(article.origin),
+        sc.TITLE_DERIVED: article.title_derived,
+        sc.DATE_SORT: 0,
+    }
+    if article.date is not None:
+        span = article.date
+        doc[sc.DATE] = str(span)
+        doc[sc.DATE_START] = day_number(span.start)
+        doc[sc.DATE_END] = day_number(span.end)
+        doc[sc.DATE_SORT] = day_number(span.start)
+        doc[sc.YEAR] = f"{span.start.year:04d}"
+        if span.precision != "year":
+            doc[sc.MONTH] = str(span)[:7]
+    by_type: dict[str, list[list[Any]]] = {}
+    for ent in article.entities:
+        by_type.setdefault(ent.type, []).append([ent.key, ent.name, ent.count])
+    for etype, items in by_type.items():
+        if etype in sc.ENTITY_FIELDS:
+            doc[etype] = ",".join(key for key, _, _ in items)
+    doc[sc.ENTITIES] = json.dumps(by_type, ensure_ascii=False) if by_type else ""
+    payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    doc[sc.FINGERPRINT] = hashlib.blake2b(
+        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{payload}".encode(), digest_size=12).hexdigest()
+    return {k: v for k, v in doc.items() if v != "" or k in (sc.ID, sc.BODY)}
+
+
+def _existing_fingerprints(ix: FileIndex) -> dict[str, str]:
+    with ix.reader() as reader:
+        if reader.doc_count() == 0:
+            return {}
+        ids = reader.column_reader(sc.ID)
+        fps = reader.column_reader(sc.FINGERPRINT)
+        return {ids[n]: fps[n] for n in reader.all_doc_ids()}
+
+
+def _prepare_dir(index_dir: Path, rebuild: bool) -> tuple[Path, bool]:
+    """Where to write: the index itself, or a fresh sibling folder swapped in at the end."""
+    if rebuild and whoosh_index.exists_in(str(index_dir)):
+        target = index_dir.with_name(index_dir.name + ".rebuild")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        return target, True
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return index_dir, False
+
+
+def _open_or_create(path: Path) -> FileIndex:
+    if whoosh_index.exists_in(str(path)):
+        return open_index(path)
+    return whoosh_index.create_in(str(path), sc.build_schema())
+
+
+def index_articles(
+    articles: Iterable[Article],
+    index_dir: str | os.PathLike[str],
+    *,
+    report: IndexReport | None = None,
+    rebuild: bool = False,
+    skip_fields: Iterable[str] = (),
+    batch_size: int = 2000,
+    limitmb: int = 256,
+    sources: Iterable[str] = (),
+    on_article: Callable[[IndexReport], None] | None = None,
+) -> IndexReport:
+    """Write articles to the index in committed batches and return the report.
+
+    ``report`` may carry counts from earlier stages (read, rejected, notices);
+    ``on_article`` is called after each article, for progress displays.
+    """
+    report = report or IndexReport()
+    skip = tuple(skip_fields)
+    unknown = set(skip) - set(SKIPPABLE_FIELDS)
+    if unknown:
+        raise SearchkitError(f"--skip-field: unknown field(s) {', '.join(sorted(unknown))}; "
+                             f"choose from {', '.join(SKIPPABLE_FIELDS)}")
+    final_dir = Path(index_dir)
+    start = time.perf_counter()
+    with _exclusive(final_dir):
+        target, swap = _prepare_dir(final_dir, rebuild)
+        ix = _open_or_create(target)
+        existing = _existing_fingerprints(ix)
+        batch: dict[str, dict[str, Any]] = {}
+        try:
+            for article in articles:
+                doc = article_document(article, skip)
+                if existing.get(article.id) == doc[sc.FINGERPRINT] and article.id not in batch:
+                    report.unchanged += 1
+                else:
+                    batch[article.id] = doc  # a later duplicate in the batch wins
+                if on_article:
+                    on_article(report)
+                if len(batch) >= batch_size:
+                    _commit(ix, batch, existing, report, target, sources)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        else:
+            _commit(ix, batch, existing, report, target, sources)
+            if swap:
+                _swap_in(target, final_dir)
+        finally:
+            report.seconds = time.perf_counter() - start
+            with ix.reader() as reader:
+                report.articles = reader.doc_count()
+    return report
+
+
+def _commit(ix: FileIndex, batch: dict[str, dict[str, Any]], existing: dict[str, str],
+            report: IndexReport, index_dir: Path, sources: Iterable[str]) -> None:
+    """Write one batch as one commit; counts and metadata change only once it is committed."""
+    writer = ix.writer(limitmb=256)
+    added = updated = 0
+    try:
+        for article_id, doc in batch.items():
+            if article_id in existing:
+                writer.delete_by_term(sc.ID, article_id)
+                updated += 1
+            else:
+                added += 1
+            writer.add_document(**doc)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    for article_id, doc in batch.items():
+        existing[article_id] = doc[sc.FINGERPRINT]
+    report.added += added
+    report.updated += updated
+    batch.clear()
+    _record_meta(ix, index_dir, sources)
+
+
+def _record_meta(ix: FileIndex, index_dir: Path, sources: Iterable[str]) -> None:
+    meta = read_meta(index_dir)
+    with ix.reader() as reader:
+        count = reader.doc_count()
+    known = list(meta.get("sources", []))
+    for src in sources:
+        if src not in known:
+            known.append(src)
+    meta.update({
+        "schema_version": sc.SCHEMA_VERSION,
+        "analysis_version": ANALYSIS_VERSION,
+        "articles": count,
+        "sources": known,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    _write_meta(index_dir, meta)
+
+
+def _swap_in(built: Path, final_dir: Path) -> None:
+    """Replace the old index by the rebuilt one, keeping the lock file in place."""
+    old = final_dir.with_name(final_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    old.mkdir()
+    for entry in final_dir.iterdir():
+        if entry.name != LOCK_FILE:
+            entry.rename(old / entry.name)
+    for entry in built.iterdir():
+        entry.rename(final_dir / entry.name)
+    shutil.rmtree(built, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def index_corpus(
+    paths: Iterable[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    entities: bool = True,
+    jobs: int = 1,
+    rebuild: bool = False,
+    skip_fields: Iterable[str] = (),
+    on_problem: Callable[[object], None] | None = None,
+    on_article: Callable[[IndexReport], None] | None = None,
+) -> IndexReport:
+    """Read, extract entities and index: the whole pipeline of ``searchkit index``.
+
+    Bad records and notices are counted in the report and handed to
+    ``on_problem`` (the CLI prints them to stderr); the library never prints.
+    """
+    from .readers import read_corpus  # upstream stages, imported where the pipeline is wired
+
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    paths = [os.fspath(p) for p in paths]
+    report = IndexReport()
+
+    def articles() -> Iterator[Article]:
+        for record in read_corpus(paths):
+            if isinstance(record, Article):
+                report.read += 1
+                yield record
+                continue
+            if isinstance(record, CorpusError):
+                report.rejected += 1
+                if len(report.errors) < 1000:
+                    report.errors.append(str(record))
+            else:
+                report.notices += 1
+            if on_problem:
+                on_problem(record)
+
+    stream: Iterable[Article] = articles()
+    if entities:
+        from .entities import extract_entities, load_model
+
+        model = load_model()  # fails now, with install advice, rather than mid-run
+        stream = extract_entities(stream, n_process=max(1, jobs), model=model)
+    sources = [str(Path(p).resolve()) for p in paths]
+    return index_articles(stream, index_dir, report=report, rebuild=rebuild,
+                          skip_fields=skip_fields, sources=sources, on_article=on_article)

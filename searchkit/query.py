@@ -1,0 +1,137 @@
+"""Turning what a user typed into Whoosh queries: the query text and the filters.
+
+The parser is Whoosh's (words, ``"phrases"``, ``AND``/``OR``/``NOT``, ``field:value``,
+``prefix*``), over title, lead and body, with two French changes:
+
+* the single-quote plugin is removed, because ``l'Ukraine`` is a word, not a quote;
+* prefix and wildcard terms are sent to the unstemmed ``exact`` field, since
+  ``gouvernem*`` can never match the stem ``gouvern`` (FRENCH.md, row 29).
+
+Filters are ``Query`` objects built here, never strings pasted into the query.
+"""
+
+from __future__ import annotations
+
+from whoosh import query as wq
+from whoosh.fields import Schema
+from whoosh.qparser import (
+    AndGroup,
+    FieldAliasPlugin,
+    MultifieldParser,
+    OrGroup,
+    QueryParser,
+    SingleQuotePlugin,
+)
+from whoosh.qparser.common import QueryParserError
+
+from . import schema as sc
+from .analysis import analyze, entity_key
+from .dates import day_number
+from .errors import QueryError
+from .model import DateSpan
+
+FIELD_BOOSTS = {sc.TITLE: 2.0, sc.LEAD: 1.5, sc.BODY: 1.0}
+FIELD_ALIASES = {
+    sc.TITLE: ["titre"], sc.BODY: ["texte", "corps"], sc.LEAD: ["chapo", "chapeau"],
+    sc.PERSON: ["personne", "per"], sc.PLACE: ["lieu", "loc"], sc.ORG: ["organisation"],
+}
+ENTITY_OPTION_TYPES = (sc.PERSON, sc.ORG, sc.PLACE, sc.MISC)
+
+
+_PARSERS: dict[tuple[int, bool], tuple[Schema, QueryParser]] = {}
+
+
+def _parser(schema: Schema, conjunctive: bool) -> QueryParser:
+    """One parser per schema and grouping, built once (Schema objects are not hashable)."""
+    cached = _PARSERS.get((id(schema), conjunctive))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    group = AndGroup if conjunctive else OrGroup.factory(0.9)
+    parser = MultifieldParser(list(FIELD_BOOSTS), schema, fieldboosts=FIELD_BOOSTS, group=group)
+    parser.remove_plugin_class(SingleQuotePlugin)
+    parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
+    _PARSERS[(id(schema), conjunctive)] = (schema, parser)
+    return parser
+
+
+def parse_query(text: str, schema: Schema, *, conjunctive: bool = True) -> wq.Query:
+    """Parse a user query; ``conjunctive`` chooses AND (default) or OR between bare words.
+
+    An empty query matches every article (useful with filters). Raises
+    :class:`QueryError` for a query Whoosh cannot parse.
+    """
+    text = _clean(text)
+    if not text:
+        return wq.Every()
+    try:
+        q = _parser(schema, conjunctive).parse(text)
+    except (QueryParserError, ValueError, TypeError) as exc:
+        raise QueryError(f"cannot parse the query {text[:60]!r}: {exc}; "
+                         'put words in "double quotes" to search them literally') from exc
+    return _route_to_exact(q).normalize()
+
+
+def _clean(text: str) -> str:
+    """Drop control characters (a pasted query may carry them) and trim."""
+    return "".join(ch if ch.isprintable() or ch in " \t" else " " for ch in text).strip()
+
+
+def _route_to_exact(q: wq.Query) -> wq.Query:
+    if isinstance(q, (wq.Prefix, wq.Wildcard)) and q.fieldname in FIELD_BOOSTS:
+        pattern = _normalise_pattern(q.text)
+        if not pattern.strip("*?"):
+            return wq.NullQuery
+        if isinstance(q, wq.Prefix) or pattern.rstrip("*").count("*") + pattern.count("?") == 0:
+            return wq.Prefix(sc.EXACT, pattern.rstrip("*"))
+        return wq.Wildcard(sc.EXACT, pattern)
+    if q.is_leaf():
+        return q
+    return q.apply(_route_to_exact)
+
+
+def _normalise_pattern(pattern: str) -> str:
+    """Normalise each literal piece of a wildcard pattern with the exact chain."""
+    pieces = []
+    literal = ""
+    for ch in pattern + "\0":
+        if ch in "*?\0":
+            if literal:
+                pieces.append("".join(analyze(literal, "exact")))
+                literal = ""
+            if ch != "\0":
+                pieces.append(ch)
+        else:
+            literal += ch
+    return "".join(pieces)
+
+
+def query_words(text: str) -> int:
+    """How many terms the text chain makes of a query (decides AND/OR fallback)."""
+    return len(analyze(text, "text"))
+
+
+def entity_filter(entity_type: str | None, name: str) -> wq.Query:
+    """Articles mentioning the entity; ``entity_type`` None matches any type."""
+    key = entity_key(name)
+    if not key:
+        raise QueryError(f"empty entity name {name!r}")
+    if entity_type is None:
+        return wq.Or([wq.Term(t, key) for t in ENTITY_OPTION_TYPES])
+    if entity_type not in ENTITY_OPTION_TYPES:
+        raise QueryError(f"unknown entity type {entity_type!r}; "
+                         f"choose from {', '.join(ENTITY_OPTION_TYPES)}")
+    return wq.Term(entity_type, key)
+
+
+def date_filter(start: DateSpan | None, end: DateSpan | None) -> wq.Query | None:
+    """Articles whose date span overlaps [start, end]; undated articles never match."""
+    if start is None and end is None:
+        return None
+    if start is not None and end is not None and start.start > end.end:
+        raise QueryError(f"--from {start} is after --to {end}")
+    parts: list[wq.Query] = []
+    if end is not None:
+        parts.append(wq.NumericRange(sc.DATE_START, None, day_number(end.end)))
+    if start is not None:
+        parts.append(wq.NumericRange(sc.DATE_END, day_number(start.start), None))
+    return parts[0] if len(parts) == 1 else wq.And(parts)

@@ -1,0 +1,237 @@
+"""Searching: the only module that holds a Whoosh searcher.
+
+Takes a query string and filters, returns :class:`SearchResults` made of plain
+values, so nothing of Whoosh outlives the call. Ranking is BM25F over title,
+lead and body (title weighted highest). Bare words are joined with AND; when no
+article has them all, the search falls back to OR with a coordination bonus and
+says so in ``notices``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as wq
+from whoosh import scoring
+from whoosh.searching import Searcher
+
+from . import schema as sc
+from .analysis import analyze
+from .errors import QueryError
+from .facets import collect_facets, facet_spec, top_entities
+from .indexer import default_index_dir, open_index, read_meta
+from .model import DateSpan, FacetCount, Hit, SearchResults
+from .query import date_filter, entity_filter, parse_query, query_words
+from .snippets import SNIPPET_CHARS, make_snippet
+
+SORTS = ("relevance", "date")
+MAX_EXPANDED_TERMS = 200
+
+
+class SearchIndex:
+    """An open index with a reusable searcher: open once, run many queries."""
+
+    def __init__(self, index_dir: str | os.PathLike[str] | None = None) -> None:
+        self.index_dir = index_dir if index_dir is not None else default_index_dir()
+        self._ix = open_index(self.index_dir)
+        self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F())
+
+    def close(self) -> None:
+        self._searcher.close()
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        persons: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        places: Iterable[str] = (),
+        entities: Iterable[str] = (),
+        date_from: DateSpan | None = None,
+        date_to: DateSpan | None = None,
+        sort: str = "relevance",
+        limit: int = 10,
+        page: int = 1,
+        facets: bool = False,
+        snippet_chars: int = SNIPPET_CHARS,
+    ) -> SearchResults:
+        """Run one search; see the module docstring for the semantics."""
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
+        if limit < 1 or page < 1:
+            raise QueryError("--limit and --page must be at least 1")
+        self._searcher = self._searcher.refresh()
+        schema = self._ix.schema
+        filters = [entity_filter(sc.PERSON, n) for n in persons]
+        filters += [entity_filter(sc.ORG, n) for n in orgs]
+        filters += [entity_filter(sc.PLACE, n) for n in places]
+        filters += [entity_filter(None, n) for n in entities]
+        dates = date_filter(date_from, date_to)
+        if dates is not None:
+            filters.append(dates)
+        filter_q = wq.And(filters) if len(filters) > 1 else (filters[0] if filters else None)
+        notices: list[str] = []
+        q = parse_query(query, schema)
+        by_date = sort == "date" or isinstance(q, wq.Every)
+        results = self._run(q, filter_q, by_date, limit, page, facets)
+        if results.total == 0 and query.strip() and query_words(query) > 1:
+            q_or = parse_query(query, schema, conjunctive=False)
+            if q_or != q:
+                results = self._run(q_or, filter_q, by_date, limit, page, facets)
+                if results.total:
+                    notices.append("no article has all the words; showing articles with some")
+                    q = q_or
+        terms = self._highlight_terms(q)
+        hits = [self._hit(h, terms, snippet_chars) for h in results.page]
+        facet_values = collect_facets(results.results, self._searcher) if facets else None
+        return SearchResults(query=query, total=results.total, hits=hits, page=page,
+                             limit=limit, facets=facet_values, notices=notices)
+
+    def _run(self, q: wq.Query, filter_q: wq.Query | None, by_date: bool, limit: int,
+             page: int, facets: bool) -> Any:
+        kwargs: dict[str, Any] = {"filter": filter_q}
+        if by_date:
+            kwargs.update(sortedby=sc.DATE_SORT, reverse=True)
+        if facets:
+            kwargs["groupedby"] = facet_spec()
+        page_obj = self._searcher.search_page(q, page, pagelen=limit, **kwargs)
+        return _Page(page_obj)
+
+    def _highlight_terms(self, q: wq.Query) -> frozenset[str]:
+        """Text-chain terms to mark in snippets, prefix expansions included (bounded)."""
+        words: set[str] = set()
+        exact: list[str] = []
+        reader = self._searcher.reader()
+        for field, text in q.existing_terms(reader, phrases=True, expand=True):
+            value = text.decode("utf-8") if isinstance(text, bytes) else str(text)
+            if field in (sc.TITLE, sc.LEAD, sc.BODY):
+                words.add(value)
+            elif field == sc.EXACT and len(exact) < MAX_EXPANDED_TERMS:
+                exact.append(value)
+        for value in exact:
+            words.update(analyze(value, "text"))
+        return frozenset(words)
+
+    def _hit(self, hit: Any, terms: frozenset[str], snippet_chars: int) -> Hit:
+        stored = hit.fields()
+        text = stored.get(sc.BODY) or stored.get(sc.LEAD) or ""
+        snippet = make_snippet(text, terms, chars=snippet_chars)
+        return Hit(
+            id=stored[sc.ID],
+            title=stored.get(sc.TITLE, ""),
+            date=stored.get(sc.DATE),
+            score=round(float(hit.score or 0.0), 4),
+            snippet=snippet.text,
+            highlights=snippet.highlights,
+            source=stored.get(sc.SOURCE, ""),
+            url=stored.get(sc.URL, ""),
+            entities=entity_names(stored.get(sc.ENTITIES)),
+        )
+
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One stored article by id; raises QueryError when the id is unknown."""
+        stored = self._searcher.document(**{sc.ID: article_id})
+        if stored is None:
+            raise QueryError(f"no article with id {article_id!r} in {self.index_dir}/; "
+                             "ids are shown by searchkit search")
+        return _stored_article(stored)
+
+    def stats(self) -> dict[str, Any]:
+        reader = self._searcher.reader()
+        count = reader.doc_count()
+        days = sorted(v for v in reader.column_reader(sc.DATE_SORT) if v) if count else []
+        path = Path(self.index_dir)
+        meta = read_meta(path)
+        return {
+            "index": str(path),
+            "articles": count,
+            "undated": count - len(days),
+            "first_date": _format_day(days[0]) if days else None,
+            "last_date": _format_day(days[-1]) if days else None,
+            "size_bytes": sum(e.stat().st_size for e in os.scandir(path) if e.is_file()),
+            "schema_version": meta.get("schema_version"),
+            "analysis_version": meta.get("analysis_version"),
+            "sources": meta.get("sources", []),
+            "updated": meta.get("updated"),
+        }
+
+    def entities(self, entity_type: str | None = None, top: int = 20
+                 ) -> dict[str, list[FacetCount]]:
+        if entity_type is not None and entity_type not in sc.ENTITY_FIELDS:
+            raise QueryError(f"unknown entity type {entity_type!r}; "
+                             f"choose from {', '.join(sc.ENTITY_FIELDS)}")
+        types = [entity_type] if entity_type else [sc.PERSON, sc.ORG, sc.PLACE]
+        return {t: top_entities(self._searcher, t, top) for t in types}
+
+
+class _Page:
+    """The parts of a Whoosh ResultsPage we use, with the total counted once."""
+
+    def __init__(self, page_obj: Any) -> None:
+        self.page = list(page_obj)
+        self.results = page_obj.results
+        self.total = len(page_obj.results)
+
+
+def entity_names(stored: str | None) -> dict[str, list[str]]:
+    """Display names per entity type from the stored JSON, most mentioned first."""
+    if not stored:
+        return {}
+    data: dict[str, list[list[Any]]] = json.loads(stored)
+    return {etype: [str(name) for _key, name, _n in items] for etype, items in data.items()}
+
+
+def search(index_dir: str | os.PathLike[str] | None = None, query: str = "",
+           **options: Any) -> SearchResults:
+    """One search on the index at ``index_dir``; options as :meth:`SearchIndex.search`."""
+    with SearchIndex(index_dir) as index:
+        return index.search(query, **options)
+
+
+
+def _stored_article(stored: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": stored[sc.ID],
+        "title": stored.get(sc.TITLE, ""),
+        "date": stored.get(sc.DATE),
+        "lead": stored.get(sc.LEAD, ""),
+        "body": stored.get(sc.BODY, ""),
+        "source": stored.get(sc.SOURCE, ""),
+        "url": stored.get(sc.URL, ""),
+        "origin": stored.get(sc.ORIGIN, ""),
+        "entities": entity_names(stored.get(sc.ENTITIES)),
+    }
+
+
+def _format_day(n: int) -> str:
+    return f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}"
+
+
+def get_article(index_dir: str | os.PathLike[str] | None, article_id: str) -> dict[str, Any]:
+    """One stored article by id, with its entities."""
+    with SearchIndex(index_dir) as index:
+        return index.article(article_id)
+
+
+def index_stats(index_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Articles, date range, size on disk and versions of the index."""
+    with SearchIndex(index_dir) as index:
+        return index.stats()
+
+
+def list_entities(index_dir: str | os.PathLike[str] | None = None, *,
+                  entity_type: str | None = None, top: int = 20) -> dict[str, list[Any]]:
+    """The most mentioned entities per type across the whole index, with article counts."""
+    with SearchIndex(index_dir) as index:
+        return index.entities(entity_type, top)
