@@ -221,17 +221,16 @@ def index_articles(
                     on_article(report)
                 if len(batch) >= batch_size:
                     _commit(ix, batch, existing, report, target, sources)
+            _commit(ix, batch, existing, report, target, sources)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
-        else:
-            _commit(ix, batch, existing, report, target, sources)
-            if swap:
-                _swap_in(target, final_dir)
         finally:
             report.seconds = time.perf_counter() - start
             with ix.reader() as reader:
                 report.articles = reader.doc_count()
+        if swap:
+            _swap_in(target, final_dir)
     return report
 
 
@@ -248,10 +247,10 @@ def _commit(ix: FileIndex, batch: dict[str, dict[str, Any]], existing: dict[str,
             else:
                 added += 1
             writer.add_document(**doc)
+        writer.commit()
     except BaseException:
-        writer.cancel()
+        writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         raise
-    writer.commit()
     for article_id, doc in batch.items():
         existing[article_id] = doc[sc.FINGERPRINT]
     report.added += added

@@ -49,7 +49,7 @@ def build_schema() -> fields.Schema:
     text = text_analyzer()
     return fields.Schema(
         **{
-            ID: fields.ID(unique=True, stored=True),
+            ID: fields.ID(unique=True, stored=True, sortable=True),
             TITLE: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),
             LEAD: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),
             BODY: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),

@@ -1,0 +1,137 @@
+"""Indexer: stable ids, updates never duplicate, commits all or nothing, versions checked."""
+
+import json
+
+import pytest
+from whoosh.writing import SegmentWriter
+
+from searchkit import IndexLockedError, IndexVersionError, index_articles, open_index
+from searchkit.indexer import LOCK_FILE, META_FILE, _exclusive, index_corpus
+from searchkit.model import Article, DateSpan, Entity, Origin
+from searchkit.dates import parse_date_span
+
+
+def art(i: int, body: str = "texte", **kw) -> Article:
+    return Article(id=f"a{i}", body=f"{body} {i}", title=f"Titre {i}", origin=Origin("t", i),
+                   **kw)
+
+
+def ids_in(index_dir) -> list[str]:
+    ix = open_index(index_dir)
+    with ix.searcher() as s:
+        return sorted(d["id"] for d in s.all_stored_fields())
+
+
+def test_reindex_same_articles_changes_nothing(tmp_path):
+    first = index_articles([art(i) for i in range(5)], tmp_path)
+    again = index_articles([art(i) for i in range(5)], tmp_path)
+    assert (first.added, first.updated, first.unchanged) == (5, 0, 0)
+    assert (again.added, again.updated, again.unchanged, again.articles) == (0, 0, 5, 5)
+    assert ids_in(tmp_path) == [f"a{i}" for i in range(5)]
+
+
+def test_changed_article_is_updated_not_doubled(tmp_path):
+    index_articles([art(i) for i in range(3)], tmp_path)
+    report = index_articles([art(1, body="nouveau")], tmp_path)
+    assert (report.added, report.updated, report.articles) == (0, 1, 3)
+    ix = open_index(tmp_path)
+    with ix.searcher() as s:
+        assert s.document(id="a1")["body"] == "nouveau 1"
+
+
+def test_duplicate_ids_in_one_batch_last_wins(tmp_path):
+    report = index_articles([art(1, body="v1"), art(1, body="v2"), art(2)], tmp_path)
+    assert report.articles == 2
+    ix = open_index(tmp_path)
+    with ix.searcher() as s:
+        assert s.document(id="a1")["body"] == "v2 1"
+
+
+def test_duplicates_across_batches(tmp_path):
+    articles = [art(i % 3, body=f"v{i}") for i in range(7)]
+    report = index_articles(articles, tmp_path, batch_size=2)
+    assert report.articles == 3 and ids_in(tmp_path) == ["a0", "a1", "a2"]
+
+
+def test_failed_commit_keeps_previous_state_and_rerun_converges(tmp_path, monkeypatch):
+    index_articles([art(i) for i in range(3)], tmp_path)
+    original = SegmentWriter.commit
+
+    def failing_commit(self, *args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(SegmentWriter, "commit", failing_commit)
+    with pytest.raises(OSError):
+        index_articles([art(i, body="changé") for i in range(6)], tmp_path)
+    monkeypatch.setattr(SegmentWriter, "commit", original)
+    assert ids_in(tmp_path) == ["a0", "a1", "a2"]
+    report = index_articles([art(i, body="changé") for i in range(6)], tmp_path)
+    assert report.articles == 6 and ids_in(tmp_path) == [f"a{i}" for i in range(6)]
+
+
+def test_second_writer_is_refused(tmp_path):
+    index_articles([art(1)], tmp_path)
+    with _exclusive(tmp_path):
+        with pytest.raises(IndexLockedError, match="another searchkit index run"):
+            index_articles([art(2)], tmp_path)
+    assert (tmp_path / LOCK_FILE).exists()
+
+
+def test_other_analysis_version_is_refused(tmp_path):
+    index_articles([art(1)], tmp_path)
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    meta["analysis_version"] = "0"
+    (tmp_path / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(IndexVersionError, match="re-index"):
+        open_index(tmp_path)
+
+
+def test_rebuild_replaces_everything(tmp_path):
+    index_articles([art(i) for i in range(4)], tmp_path)
+    report = index_articles([art(9)], tmp_path, rebuild=True)
+    assert report.articles == 1 and ids_in(tmp_path) == ["a9"]
+    assert not (tmp_path.parent / (tmp_path.name + ".rebuild")).exists()
+
+
+def test_skip_field_leaves_text_out(tmp_path):
+    a = Article(id="x", title="Chevaux", lead="abstract secret", body="corps du texte")
+    index_articles([a], tmp_path, skip_fields=["lead"])
+    ix = open_index(tmp_path)
+    with ix.searcher() as s:
+        assert "lead" not in s.document(id="x")
+        assert s.doc_frequency("exact", "secret") == 0
+        assert s.doc_frequency("exact", "corps") == 1
+
+
+def test_metadata_and_fields(tmp_path):
+    a = Article(id="k", body="Kim a rencontré Poutine.", date=parse_date_span("2023-09"),
+                entities=(Entity("person", "kim jong un", "Kim Jong Un", 3),))
+    index_articles([a], tmp_path, sources=["/data/x"])
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    assert meta["articles"] == 1 and meta["sources"] == ["/data/x"]
+    ix = open_index(tmp_path)
+    with ix.searcher() as s:
+        assert s.doc_frequency("person", "kim jong un") == 1
+        assert s.doc_frequency("month", "2023-09") == 1
+        assert json.loads(s.document(id="k")["entities"]) == {
+            "person": [["kim jong un", "Kim Jong Un", 3]]}
+
+
+def test_index_corpus_counts_errors(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text('{"id": "1", "body": "un"}\n{bad\n{"id": "2"}\n', "utf-8")
+    problems = []
+    report = index_corpus([corpus], tmp_path / "ix", entities=False, on_problem=problems.append)
+    assert (report.read, report.added, report.rejected, report.notices) == (1, 1, 2, 1)
+    assert len(problems) == 3 and report.articles == 1
+
+
+def test_date_span_fields_round_trip(tmp_path):
+    a = Article(id="d", body="x", date=DateSpan(parse_date_span("2019").start,
+                                                parse_date_span("2019").end, "year"))
+    index_articles([a], tmp_path)
+    ix = open_index(tmp_path)
+    with ix.searcher() as s:
+        doc = s.document(id="d")
+        assert doc["date"] == "2019" and s.doc_frequency("year", "2019") == 1
