@@ -41,12 +41,12 @@ def collect_facets(results: Results, searcher: Searcher, top: int = 10
     out: dict[str, list[FacetCount]] = {}
     for name in ENTITY_FACETS:
         groups = results.groups(name)
-        best = sorted(((_text(k), n) for k, n in groups.items() if k is not None),
+        best = sorted(((_text(k), n) for k, n in groups.items() if k),
                       key=lambda kv: (-kv[1], kv[0]))[:top]
         out[name] = [FacetCount(k, display_name(searcher, name, k), n) for k, n in best]
     months = results.groups(MONTH_FACET)
     out[MONTH_FACET] = [FacetCount(_text(k), _text(k), n)
-                        for k, n in sorted(((k, n) for k, n in months.items() if k is not None),
+                        for k, n in sorted(((k, n) for k, n in months.items() if k),
                                            key=lambda kv: _text(kv[0]), reverse=True)]
     return out
 
