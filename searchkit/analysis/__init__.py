@@ -1,0 +1,226 @@
+"""French analysis chains: text (stemmed), exact (unstemmed twin) and entity keys.
+
+Each chain is written once, below, in the order docs/FRENCH.md gives. The same
+chain runs at index and query time. Whoosh pickles the analyzer objects into the
+index's schema, so they hold only plain, picklable configuration and live at this
+stable import path; caches are module-level. Changing what any chain produces
+means bumping ``ANALYSIS_VERSION``: the index records it and refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
+
+from whoosh.analysis import Analyzer, CompositeAnalyzer, RegexTokenizer, StopFilter, Token
+
+from .filters import (
+    AccentFoldFilter,
+    ApostropheFilter,
+    ElisionFilter,
+    EntityKeyFilter,
+    FrenchStopFilter,
+    LigatureFilter,
+    LightStemFilter,
+    LowercaseFilter,
+)
+from .keys import entity_key
+from .tokenizers import TOKEN_PATTERN, FrenchTokenizer, clean_token
+
+__all__ = [
+    "ANALYSIS_VERSION",
+    "CHAINS",
+    "FrenchAnalyzer",
+    "analyze",
+    "entity_analyzer",
+    "entity_key",
+    "exact_analyzer",
+    "text_analyzer",
+]
+
+# Recorded in the index metadata; bump it whenever any chain's terms change.
+ANALYSIS_VERSION = "1"
+
+# One entry per surface word: (final text, stopped), or None when a filter dropped it.
+_Entry = tuple[str, bool] | None
+# Cleared, not evicted, past this size: keeps the hot path to one dict lookup.
+_CACHE_LIMIT = 200_000
+_TERM_CACHES: dict[str, dict[str, _Entry]] = {}
+
+
+class FrenchAnalyzer(Analyzer):
+    """A composed chain with a fused, cached fast path that gives the same tokens.
+
+    ``chain`` is the readable composition of small filters, a tokenizer first. Every
+    filter after the tokenizer is a pure function of one token's text, so the whole
+    chain can be computed once per distinct surface word and cached: after the
+    regular expression, a token costs one dict lookup in the common case. The cache
+    is module-level, keyed by ``name``, so the pickled object holds only ``chain``
+    and ``name``. Calls the fast path cannot serve exactly (``tokenize=False``,
+    ``no_morph=True``, ``keeporiginal=True``) run ``chain`` itself.
+    """
+
+    def __init__(self, chain: CompositeAnalyzer, name: str) -> None:
+        self.chain = chain
+        self.name = name
+        # Whoosh's StopFilter renumbers positions over removed words; mirror it.
+        self.renumber = any(isinstance(f, StopFilter) and f.renumber for f in chain.items)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.name!r})"
+
+    def has_morph(self) -> bool:
+        return self.chain.has_morph()
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        no_morph: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        """Yield the tokens of ``value``, taking Whoosh's analyzer keyword arguments."""
+        if not tokenize or no_morph or keeporiginal:
+            return self.chain(
+                value, positions=positions, chars=chars, keeporiginal=keeporiginal,
+                removestops=removestops, start_pos=start_pos, start_char=start_char,
+                tokenize=tokenize, mode=mode, no_morph=no_morph, **kwargs,
+            )  # fmt: skip
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        return self._fused(value, token, start_pos, start_char)
+
+    def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
+        """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""
+        terms = _TERM_CACHES.setdefault(self.name, {})
+        entry_of = self._entry
+        renumber = self.renumber and t.positions
+        positions, chars, removestops = t.positions, t.chars, t.removestops
+        kept = None  # position given to the last kept token, as StopFilter counts it
+        t.boost = 1.0
+        # findall is faster than finditer; match objects are only needed for offsets.
+        source = TOKEN_PATTERN.finditer(value) if chars else TOKEN_PATTERN.findall(value)
+        for pos, match in enumerate(source, start_pos):
+            surface = match.group() if chars else match
+            entry = terms.get(surface, False)
+            if entry is False:
+                entry = entry_of(surface)
+            if entry is None:
+                continue
+            t.text, t.stopped = entry
+            if t.stopped:
+                if removestops:
+                    continue
+                if positions:
+                    t.pos = pos
+            elif renumber:
+                kept = pos if kept is None else kept + 1
+                t.pos = kept
+            elif positions:
+                t.pos = pos
+            if chars:
+                t.startchar = start_char + match.start()
+                t.endchar = start_char + match.end()
+            yield t
+
+    def _entry(self, surface: str) -> _Entry:
+        """Run the composed filters on one surface word and cache the result."""
+        t = Token(removestops=False)
+        t.text, t.stopped, t.boost = clean_token(surface), False, 1.0
+        stream: Iterator[Token] = iter([t])
+        for item in self.chain.items[1:]:
+            stream = item(stream)
+        out = [(tok.text, tok.stopped) for tok in stream]
+        if len(out) > 1:
+            raise ValueError(f"{self!r}: a filter split {surface!r}; it cannot be fused")
+        terms = _TERM_CACHES.setdefault(self.name, {})
+        if len(terms) > _CACHE_LIMIT:
+            terms.clear()
+        entry = terms[surface] = out[0] if out else None
+        return entry
+
+
+def text_analyzer() -> FrenchAnalyzer:
+    """Index and query chain for titles and bodies (stemmed, stop words removed).
+
+    Order, and why (docs/FRENCH.md, chain 1):
+    tokenizer with offsets → apostrophes unified (elision compares one ``'``) →
+    elision (before lowercasing: ``L’`` is recognised in any case) → lowercase →
+    ligatures and NFKC (``œ`` and ``ﬁ`` are not accents, unidecode must see the
+    expanded form) → accent folding (``coree`` typed finds ``Corée``) → stop words
+    (compared folded, so ``où``/``ou`` and ``à``/``a`` need one entry) → light
+    stemming last (it works on folded ASCII, and never sees a stop word).
+    """
+    chain = (
+        FrenchTokenizer()
+        | ApostropheFilter()
+        | ElisionFilter()
+        | LowercaseFilter()
+        | LigatureFilter()
+        | AccentFoldFilter()
+        | FrenchStopFilter()
+        | LightStemFilter()
+    )
+    return FrenchAnalyzer(chain, "text")
+
+
+def exact_analyzer() -> FrenchAnalyzer:
+    """Chain of the unstemmed twin fields: the text chain without stop words and stems.
+
+    Prefix and wildcard terms (``gouvernem*``) and exact phrases go to these fields:
+    a stemmed index would not hold the prefix, and an exact phrase keeps its
+    function words. Folding and elision stay, so ``"Corée du Nord"`` still matches
+    ``CORÉE DU NORD`` and ``l’Ukraine``.
+    """
+    chain = (
+        FrenchTokenizer()
+        | ApostropheFilter()
+        | ElisionFilter()
+        | LowercaseFilter()
+        | LigatureFilter()
+        | AccentFoldFilter()
+    )
+    return FrenchAnalyzer(chain, "exact")
+
+
+def entity_analyzer() -> CompositeAnalyzer:
+    """Chain of entity fields (person, org, place): one key per comma-separated name.
+
+    Splits on commas like Whoosh's ``KEYWORD(commas=True)``, then each name becomes
+    ``entity_key(name)`` (``Kim Jong-un`` -> ``kim jong un``): a whole name is one
+    term, never stemmed, and a key typed as a query gives the same key.
+    """
+    return RegexTokenizer(r"[^,]+") | EntityKeyFilter()
+
+
+# The chains by name, for ``analyze`` and ``searchkit analyze --chain``.
+CHAINS: dict[str, Callable[[], Analyzer]] = {
+    "text": text_analyzer,
+    "exact": exact_analyzer,
+    "entity": entity_analyzer,
+}
+
+
+@cache
+def _analyzer(chain: str) -> Analyzer:
+    return CHAINS[chain]()
+
+
+def analyze(text: str, chain: str = "text") -> list[str]:
+    """Return the terms ``chain`` gives for ``text``, in order.
+
+    >>> analyze("L’ÉTÉ, les Nord-Coréens ont tiré 5 missiles à l’Est")
+    ['ete', 'nord', 'coreen', 'ont', 'tire', '5', 'missil', 'est']
+    >>> analyze("Kim Jong-un, l’Élysée", chain="entity")
+    ['kim jong un', 'l elysee']
+    """
+    if chain not in CHAINS:
+        raise ValueError(f"unknown analysis chain {chain!r}; choose one of {', '.join(CHAINS)}")
+    return [t.text for t in _analyzer(chain)(text)]
