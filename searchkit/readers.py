@@ -13,6 +13,7 @@ path and the record's position, so re-reading the same file gives the same ids.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -23,6 +24,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from .dates import parse_date
 from .errors import CorpusError
@@ -91,6 +93,9 @@ def _format_of(path: Path) -> str | None:
 def read_file(path: Path) -> Iterator[Record]:
     """Read one file of any supported format; bad content becomes ``CorpusError`` values."""
     where = str(path)
+    if _format_of(path) == "jsonl":
+        yield from _stream_jsonl(path)
+        return
     try:
         data = _read_bytes(path)
     except (OSError, EOFError, zlib.error) as exc:
@@ -227,6 +232,51 @@ def _read_jsonl(text: str, path: Path) -> Iterator[Record]:
         yield from _from_record(value, path, lineno, lineno, seen)
 
 
+def _open_binary(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _stream_jsonl(path: Path) -> Iterator[Record]:
+    """JSON Lines read line by line, so a multi-gigabyte export never sits in memory."""
+    where = str(path)
+    seen: set[str] = set()
+    lineno = 0
+    any_content = False
+    warned = False
+    try:
+        with _open_binary(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if lineno == 1:
+                    if _looks_binary(raw[:8192]):
+                        yield CorpusError(where, None, "binary file, not text; skipped")
+                        return
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                if not raw.strip():
+                    continue
+                any_content = True
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    line = raw.decode("cp1252", errors="replace")
+                    if not warned:
+                        yield Notice(where, lineno, "not UTF-8; decoded as Windows-1252 (cp1252)")
+                        warned = True
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield CorpusError(where, lineno,
+                                      f"malformed JSON: {exc.msg} (column {exc.colno})")
+                    continue
+                yield from _from_record(value, path, lineno, lineno, seen)
+    except (OSError, EOFError, zlib.error) as exc:
+        kind = "corrupt or truncated gzip file" if path.suffix.lower() == ".gz" else "unreadable"
+        after = f" after line {lineno}" if lineno else ""
+        yield CorpusError(where, None, f"{kind}{after}: {_reason(exc)}")
+        return
+    if not any_content:
+        yield CorpusError(where, None, "empty file")
+
+
 def _read_json(text: str, path: Path) -> Iterator[Record]:
     try:
         value = json.loads(text)
@@ -271,7 +321,7 @@ def _read_csv(text: str, path: Path) -> Iterator[Record]:
             yield CorpusError(str(path), line_before,
                               f"{len(row)} columns where the header has {len(header)}")
             continue
-        yield from _from_record(dict(zip(header, row)), path, line_before, n, seen)
+        yield from _from_record(dict(zip(header, row, strict=True)), path, line_before, n, seen)
 
 
 def _first(record: Mapping[str, object], names: tuple[str, ...]) -> str:
@@ -288,7 +338,8 @@ def _from_record(value: object, path: Path, line: int | None, position: int,
     label = None if line is not None else f"record {position}: "
     prefix = label or ""
     if not isinstance(value, dict):
-        yield CorpusError(where, line, f"{prefix}expected a JSON object, got {type(value).__name__}")
+        kind = type(value).__name__
+        yield CorpusError(where, line, f"{prefix}expected a JSON object, got {kind}")
         return
     record = {str(k).strip().lower(): v for k, v in value.items()}
     body = _first(record, BODY_FIELDS)

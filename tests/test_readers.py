@@ -101,7 +101,8 @@ def test_gzip_and_corrupt_gzip(tmp_path):
     bad = tmp_path / "b.jsonl.gz"
     bad.write_bytes(gzip.compress(b'{"id": "x", "body": "y"}\n' * 50)[:40])
     arts, errs, _ = split(list(read_corpus([good, bad])))
-    assert [a.id for a in arts] == ["g"]
+    # the lines decoded before the damage are kept; the error says where it stopped
+    assert arts[0].id == "g" and {a.id for a in arts[1:]} <= {"x"}
     assert len(errs) == 1 and str(errs[0]).startswith(f"{bad}: corrupt or truncated gzip")
 
 
