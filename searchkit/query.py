@@ -128,7 +128,7 @@ def date_filter(start: DateSpan | None, end: DateSpan | None) -> wq.Query | None
     if start is None and end is None:
         return None
     if start is not None and end is not None and start.start > end.end:
-        raise QueryError(f"--from {start} is after --to {end}")
+        return wq.NullQuery  # an empty range: nothing matches (the caller says why)
     parts: list[wq.Query] = []
     if end is not None:
         parts.append(wq.NumericRange(sc.DATE_START, None, day_number(end.end)))

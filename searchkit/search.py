@@ -81,6 +81,8 @@ class SearchIndex:
             filters.append(dates)
         filter_q = wq.And(filters) if len(filters) > 1 else (filters[0] if filters else None)
         notices: list[str] = []
+        if date_from and date_to and date_from.start > date_to.end:
+            notices.append(f"--from {date_from} is after --to {date_to}: no date can match")
         q = parse_query(query, schema)
         by_date = sort == "date" or isinstance(q, wq.Every)
         results = self._run(q, filter_q, by_date, limit, page, facets)
@@ -92,7 +94,7 @@ class SearchIndex:
                     notices.append("no article has all the words; showing articles with some")
                     q = q_or
         terms = self._highlight_terms(q)
-        hits = [self._hit(h, terms, snippet_chars) for h in results.page]
+        hits = [self._hit(h, terms, snippet_chars, scored=not by_date) for h in results.page]
         facet_values = collect_facets(results.results, self._searcher) if facets else None
         return SearchResults(query=query, total=results.total, hits=hits, page=page,
                              limit=limit, facets=facet_values, notices=notices)
@@ -122,7 +124,7 @@ class SearchIndex:
             words.update(analyze(value, "text"))
         return frozenset(words)
 
-    def _hit(self, hit: Any, terms: frozenset[str], snippet_chars: int) -> Hit:
+    def _hit(self, hit: Any, terms: frozenset[str], snippet_chars: int, scored: bool) -> Hit:
         stored = hit.fields()
         text = stored.get(sc.BODY) or stored.get(sc.LEAD) or ""
         snippet = make_snippet(text, terms, chars=snippet_chars)
@@ -130,7 +132,7 @@ class SearchIndex:
             id=stored[sc.ID],
             title=stored.get(sc.TITLE, ""),
             date=stored.get(sc.DATE),
-            score=round(float(hit.score or 0.0), 4),
+            score=round(float(hit.score or 0.0), 4) if scored else 0.0,  # by date: no score
             snippet=snippet.text,
             highlights=snippet.highlights,
             source=stored.get(sc.SOURCE, ""),
