@@ -35,8 +35,9 @@ class SearchkitGroup(click.Group):
 class DateSpanType(click.ParamType):
     name = "DATE"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> DateSpan:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> DateSpan:
         if isinstance(value, DateSpan):
             return value
         try:
@@ -50,14 +51,19 @@ DATE_SPAN = DateSpanType()
 
 def index_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("SEARCHKIT_INDEX") or "index", show_default="index/",
-        help="Index folder (or set SEARCHKIT_INDEX).")(func)
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("SEARCHKIT_INDEX") or "index",
+        show_default="index/",
+        help="Index folder (or set SEARCHKIT_INDEX).",
+    )(func)
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON document on stdout.")(func)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+    )(func)
 
 
 @click.group(cls=SearchkitGroup)
@@ -77,14 +83,30 @@ def cli() -> None:
 @index_option
 @click.option("--rebuild", is_flag=True, help="Start a new index instead of updating this one.")
 @click.option("--no-entities", is_flag=True, help="Skip named-entity extraction (much faster).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes for entity extraction.")
-@click.option("--skip-field", "skip_fields", multiple=True,
-              type=click.Choice(["title", "lead", "body"]),
-              help="Leave this text field out of the index (repeatable).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes for entity extraction.",
+)
+@click.option(
+    "--skip-field",
+    "skip_fields",
+    multiple=True,
+    type=click.Choice(["title", "lead", "body"]),
+    help="Leave this text field out of the index (repeatable).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the summary.")
-def index(paths: tuple[Path, ...], index_dir: Path, rebuild: bool, no_entities: bool,
-          jobs: int, skip_fields: tuple[str, ...], quiet: bool) -> None:
+def index(
+    paths: tuple[Path, ...],
+    index_dir: Path,
+    rebuild: bool,
+    no_entities: bool,
+    jobs: int,
+    skip_fields: tuple[str, ...],
+    quiet: bool,
+) -> None:
     """Index articles from files and folders (text, JSONL, JSON, CSV, .gz).
 
     Re-indexing the same articles updates them, never duplicates them.
@@ -101,17 +123,29 @@ def index(paths: tuple[Path, ...], index_dir: Path, rebuild: bool, no_entities: 
         if quiet and not isinstance(problem, SearchkitError):
             return
         progress.clear()
-        click.echo(("error: " if isinstance(problem, SearchkitError) else "notice: ")
-                   + str(problem), err=True)
+        click.echo(
+            ("error: " if isinstance(problem, SearchkitError) else "notice: ") + str(problem),
+            err=True,
+        )
 
     try:
-        report = index_corpus(paths, index_dir, entities=not no_entities, jobs=jobs,
-                              rebuild=rebuild, skip_fields=skip_fields, on_problem=on_problem,
-                              on_article=progress.update)
+        report = index_corpus(
+            paths,
+            index_dir,
+            entities=not no_entities,
+            jobs=jobs,
+            rebuild=rebuild,
+            skip_fields=skip_fields,
+            on_problem=on_problem,
+            on_article=progress.update,
+        )
     except KeyboardInterrupt:
         progress.clear()
-        click.echo("Interrupted: the batches committed so far are kept; run the same command "
-                   "again to finish.", err=True)
+        click.echo(
+            "Interrupted: the batches committed so far are kept; run the same command "
+            "again to finish.",
+            err=True,
+        )
         sys.exit(130)
     progress.clear()
     click.echo(render_report(report), err=True)
@@ -136,8 +170,9 @@ class _Progress:
         done = report.added + report.updated + report.unchanged
         seen = report.read
         rate = seen / (now - self.start) if now > self.start else 0.0
-        click.echo(f"\rindexing: {seen} read, {done} written … {rate:.0f} articles/s",
-                   err=True, nl=False)
+        click.echo(
+            f"\rindexing: {seen} read, {done} written … {rate:.0f} articles/s", err=True, nl=False
+        )
         self.shown = True
 
     def clear(self) -> None:
@@ -154,18 +189,31 @@ class _Progress:
 @click.option("--entity", "entities", multiple=True, help="Any entity type with this name.")
 @click.option("--from", "date_from", type=DATE_SPAN, help="From YYYY, YYYY-MM or YYYY-MM-DD.")
 @click.option("--to", "date_to", type=DATE_SPAN, help="Up to YYYY, YYYY-MM or YYYY-MM-DD.")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
-              show_default=True)
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--facets", is_flag=True, help="Also show top entities and articles per month.")
 @click.option("--no-color", is_flag=True, help="Mark highlights with [brackets].")
 @index_option
 @json_option
-def search(query: str, persons: tuple[str, ...], orgs: tuple[str, ...],
-           places: tuple[str, ...], entities: tuple[str, ...], date_from: DateSpan | None,
-           date_to: DateSpan | None, sort: str, limit: int, page: int, facets: bool,
-           no_color: bool, index_dir: Path, as_json: bool) -> None:
+def search(
+    query: str,
+    persons: tuple[str, ...],
+    orgs: tuple[str, ...],
+    places: tuple[str, ...],
+    entities: tuple[str, ...],
+    date_from: DateSpan | None,
+    date_to: DateSpan | None,
+    sort: str,
+    limit: int,
+    page: int,
+    facets: bool,
+    no_color: bool,
+    index_dir: Path,
+    as_json: bool,
+) -> None:
     """Search the index: words, "phrases", AND/OR/NOT, field:value, prefix*.
 
     The query may be empty when filters are given (newest first).
@@ -175,12 +223,22 @@ def search(query: str, persons: tuple[str, ...], orgs: tuple[str, ...],
     from .output import render_json, render_text
     from .search import search as run_search
 
-    if not query.strip() and not (persons or orgs or places or entities or date_from
-                                  or date_to):
+    if not query.strip() and not (persons or orgs or places or entities or date_from or date_to):
         raise click.UsageError("give a query, a filter (--person, --from …), or both")
-    results = run_search(index_dir, query, persons=persons, orgs=orgs, places=places,
-                         entities=entities, date_from=date_from, date_to=date_to, sort=sort,
-                         limit=limit, page=page, facets=facets)
+    results = run_search(
+        index_dir,
+        query,
+        persons=persons,
+        orgs=orgs,
+        places=places,
+        entities=entities,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        limit=limit,
+        page=page,
+        facets=facets,
+    )
     color = not no_color and sys.stdout.isatty()
     click.echo(render_json(results) if as_json else render_text(results, color=color))
 
@@ -199,8 +257,12 @@ def show(article_id: str, index_dir: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--type", "entity_type", type=click.Choice(["person", "org", "place", "misc"]),
-              help="Only this type.")
+@click.option(
+    "--type",
+    "entity_type",
+    type=click.Choice(["person", "org", "place", "misc"]),
+    help="Only this type.",
+)
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True)
 @index_option
 @json_option
@@ -227,8 +289,12 @@ def stats(index_dir: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("text")
-@click.option("--chain", type=click.Choice(["text", "exact", "entity"]), default=None,
-              help="Only this chain (default: all three).")
+@click.option(
+    "--chain",
+    type=click.Choice(["text", "exact", "entity"]),
+    default=None,
+    help="Only this chain (default: all three).",
+)
 @json_option
 def analyze(text: str, chain: str | None, as_json: bool) -> None:
     """The terms each analysis chain makes of TEXT (a debugging aid).

@@ -15,8 +15,10 @@ from .model import DateSpan
 
 _SPAN = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
 # ISO 8601 with a time part: 2020-07-02T10:15:00Z, 2020-07-02 10:15:00+02:00
-_ISO_TIME = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-                       r"(?:Z|[+-]\d{2}:?\d{2})?\s*$")
+_ISO_TIME = re.compile(
+    r"^\s*(\d{4}-\d{2}-\d{2})[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?\s*$"
+)
 
 
 def parse_date_span(text: str) -> DateSpan:
@@ -30,7 +32,9 @@ def parse_date_span(text: str) -> DateSpan:
         text = m.group(1)
     m = _SPAN.match(text)
     if not m:
-        raise ValueError(f"not a date: {text.strip()[:40]!r} (expected YYYY, YYYY-MM or YYYY-MM-DD)")
+        raise ValueError(
+            f"not a date: {text.strip()[:40]!r} (expected YYYY, YYYY-MM or YYYY-MM-DD)"
+        )
     year = int(m.group(1))
     month = int(m.group(2)) if m.group(2) else None
     day = int(m.group(3)) if m.group(3) else None

@@ -35,19 +35,24 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def collect_facets(results: Results, searcher: Searcher, top: int = 10
-                   ) -> dict[str, list[FacetCount]]:
+def collect_facets(
+    results: Results, searcher: Searcher, top: int = 10
+) -> dict[str, list[FacetCount]]:
     """Top ``top`` entities per type and the article count of every month, newest first."""
     out: dict[str, list[FacetCount]] = {}
     for name in ENTITY_FACETS:
         groups = results.groups(name)
-        best = sorted(((_text(k), n) for k, n in groups.items() if k),
-                      key=lambda kv: (-kv[1], kv[0]))[:top]
+        best = sorted(
+            ((_text(k), n) for k, n in groups.items() if k), key=lambda kv: (-kv[1], kv[0])
+        )[:top]
         out[name] = [FacetCount(k, display_name(searcher, name, k), n) for k, n in best]
     months = results.groups(MONTH_FACET)
-    out[MONTH_FACET] = [FacetCount(_text(k), _text(k), n)
-                        for k, n in sorted(((k, n) for k, n in months.items() if k),
-                                           key=lambda kv: _text(kv[0]), reverse=True)]
+    out[MONTH_FACET] = [
+        FacetCount(_text(k), _text(k), n)
+        for k, n in sorted(
+            ((k, n) for k, n in months.items() if k), key=lambda kv: _text(kv[0]), reverse=True
+        )
+    ]
     return out
 
 
@@ -70,8 +75,9 @@ def top_entities(searcher: Searcher, field: str, top: int = 20) -> list[FacetCou
     counts = [(_text(term), info.doc_frequency()) for term, info in reader.iter_field(field)]
     # The lexicon also holds deleted documents' terms: recount the best candidates exactly.
     counts.sort(key=lambda kv: (-kv[1], kv[0]))
-    exact = [(k, len(list(searcher.docs_for_query(wq.Term(field, k))))) for k, _ in
-             counts[: top * 3]]
+    exact = [
+        (k, len(list(searcher.docs_for_query(wq.Term(field, k))))) for k, _ in counts[: top * 3]
+    ]
     exact = [kv for kv in exact if kv[1] > 0]
     exact.sort(key=lambda kv: (-kv[1], kv[0]))
     return [FacetCount(k, display_name(searcher, field, k), n) for k, n in exact[:top]]

@@ -84,13 +84,16 @@ def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
     if not path.is_dir() or not whoosh_index.exists_in(str(path)):
         raise IndexMissingError(f'{path}/: no index here; run "searchkit index corpus/" first')
     meta = read_meta(path)
-    if (meta.get("schema_version") != sc.SCHEMA_VERSION
-            or meta.get("analysis_version") != ANALYSIS_VERSION):
+    if (
+        meta.get("schema_version") != sc.SCHEMA_VERSION
+        or meta.get("analysis_version") != ANALYSIS_VERSION
+    ):
         raise IndexVersionError(
             f"{path}/: written by another version of searchkit (schema "
             f"{meta.get('schema_version')}, analysis {meta.get('analysis_version')}; this one "
             f"reads {sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}); re-index with "
-            f'"searchkit index CORPUS --rebuild --index {path}"')
+            f'"searchkit index CORPUS --rebuild --index {path}"'
+        )
     try:
         return whoosh_index.open_dir(str(path))
     except (EmptyIndexError, OSError, ValueError) as exc:
@@ -107,7 +110,8 @@ def _exclusive(index_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise IndexLockedError(
                 f"{index_dir}/: another searchkit index run is writing to this index; "
-                "wait for it to finish, then run this command again") from None
+                "wait for it to finish, then run this command again"
+            ) from None
         try:
             yield
         finally:
@@ -150,7 +154,8 @@ def article_document(article: Article, skip_fields: Iterable[str] = ()) -> dict[
     doc[sc.ENTITIES] = json.dumps(by_type, ensure_ascii=False) if by_type else ""
     payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
     doc[sc.FINGERPRINT] = hashlib.blake2b(
-        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{payload}".encode(), digest_size=12).hexdigest()
+        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{payload}".encode(), digest_size=12
+    ).hexdigest()
     return {k: v for k, v in doc.items() if v != "" or k in (sc.ID, sc.BODY)}
 
 
@@ -201,8 +206,10 @@ def index_articles(
     skip = tuple(skip_fields)
     unknown = set(skip) - set(SKIPPABLE_FIELDS)
     if unknown:
-        raise SearchkitError(f"--skip-field: unknown field(s) {', '.join(sorted(unknown))}; "
-                             f"choose from {', '.join(SKIPPABLE_FIELDS)}")
+        raise SearchkitError(
+            f"--skip-field: unknown field(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(SKIPPABLE_FIELDS)}"
+        )
     final_dir = Path(index_dir)
     start = time.perf_counter()
     with _exclusive(final_dir):
@@ -234,8 +241,14 @@ def index_articles(
     return report
 
 
-def _commit(ix: FileIndex, batch: dict[str, dict[str, Any]], existing: dict[str, str],
-            report: IndexReport, index_dir: Path, sources: Iterable[str]) -> None:
+def _commit(
+    ix: FileIndex,
+    batch: dict[str, dict[str, Any]],
+    existing: dict[str, str],
+    report: IndexReport,
+    index_dir: Path,
+    sources: Iterable[str],
+) -> None:
     """Write one batch as one commit; counts and metadata change only once it is committed."""
     writer = ix.writer(limitmb=256)
     added = updated = 0
@@ -267,13 +280,15 @@ def _record_meta(ix: FileIndex, index_dir: Path, sources: Iterable[str]) -> None
     for src in sources:
         if src not in known:
             known.append(src)
-    meta.update({
-        "schema_version": sc.SCHEMA_VERSION,
-        "analysis_version": ANALYSIS_VERSION,
-        "articles": count,
-        "sources": known,
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    meta.update(
+        {
+            "schema_version": sc.SCHEMA_VERSION,
+            "analysis_version": ANALYSIS_VERSION,
+            "articles": count,
+            "sources": known,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    )
     _write_meta(index_dir, meta)
 
 
@@ -335,5 +350,12 @@ def index_corpus(
         model = load_model()  # fails now, with install advice, rather than mid-run
         stream = extract_entities(stream, n_process=max(1, jobs), model=model)
     sources = [str(Path(p).resolve()) for p in paths]
-    return index_articles(stream, index_dir, report=report, rebuild=rebuild,
-                          skip_fields=skip_fields, sources=sources, on_article=on_article)
+    return index_articles(
+        stream,
+        index_dir,
+        report=report,
+        rebuild=rebuild,
+        skip_fields=skip_fields,
+        sources=sources,
+        on_article=on_article,
+    )

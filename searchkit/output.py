@@ -36,9 +36,15 @@ def results_dict(results: SearchResults) -> dict[str, Any]:
         "limit": results.limit,
         "hits": [
             {
-                "id": h.id, "title": h.title, "date": h.date, "score": h.score,
-                "snippet": h.snippet, "highlights": [list(span) for span in h.highlights],
-                "source": h.source, "url": h.url, "entities": h.entities,
+                "id": h.id,
+                "title": h.title,
+                "date": h.date,
+                "score": h.score,
+                "snippet": h.snippet,
+                "highlights": [list(span) for span in h.highlights],
+                "source": h.source,
+                "url": h.url,
+                "entities": h.entities,
             }
             for h in results.hits
         ],
@@ -46,9 +52,10 @@ def results_dict(results: SearchResults) -> dict[str, Any]:
         "notices": results.notices,
     }
     if results.facets is not None:
-        out["facets"] = {name: [{"key": f.key, "name": f.name, "count": f.count}
-                                for f in values]
-                         for name, values in results.facets.items()}
+        out["facets"] = {
+            name: [{"key": f.key, "name": f.name, "count": f.count} for f in values]
+            for name, values in results.facets.items()
+        }
     return out
 
 
@@ -75,8 +82,11 @@ def render_text(results: SearchResults, color: bool = True) -> str:
     for note in results.notices:
         lines.append(f"({note})")
     if not results.hits:
-        lines.append(f"No article matches {results.query!r}." if results.query.strip()
-                     else "No article matches these filters.")
+        lines.append(
+            f"No article matches {results.query!r}."
+            if results.query.strip()
+            else "No article matches these filters."
+        )
     first = (results.page - 1) * results.limit
     for n, hit in enumerate(results.hits, start=first + 1):
         title = click.style(hit.title, bold=True) if color else hit.title
@@ -99,8 +109,12 @@ def render_text(results: SearchResults, color: bool = True) -> str:
 
 
 def render_facets(facets: dict[str, list[FacetCount]]) -> list[str]:
-    labels = {"person": "People", "org": "Organisations", "place": "Places",
-              "month": "Articles per month"}
+    labels = {
+        "person": "People",
+        "org": "Organisations",
+        "place": "Places",
+        "month": "Articles per month",
+    }
     lines = []
     for name, values in facets.items():
         if not values:
@@ -111,8 +125,10 @@ def render_facets(facets: dict[str, list[FacetCount]]) -> list[str]:
 
 
 def render_article(article: dict[str, Any]) -> str:
-    lines = [click.style(article["title"], bold=True),
-             f"{article['date'] or 'undated'} · {article['id']}"]
+    lines = [
+        click.style(article["title"], bold=True),
+        f"{article['date'] or 'undated'} · {article['id']}",
+    ]
     for key in ("source", "url", "origin"):
         if article.get(key):
             lines.append(f"{key}: {article[key]}")
@@ -127,14 +143,16 @@ def render_article(article: dict[str, Any]) -> str:
 
 def render_stats(stats: dict[str, Any]) -> str:
     size_mb = stats["size_bytes"] / 1e6
-    return "\n".join([
-        f"index:     {stats['index']}",
-        f"articles:  {stats['articles']} ({stats['undated']} undated)",
-        f"dates:     {stats['first_date'] or '-'} … {stats['last_date'] or '-'}",
-        f"size:      {size_mb:.1f} MB",
-        f"versions:  schema {stats['schema_version']}, analysis {stats['analysis_version']}",
-        f"updated:   {stats['updated'] or '-'}",
-    ])
+    return "\n".join(
+        [
+            f"index:     {stats['index']}",
+            f"articles:  {stats['articles']} ({stats['undated']} undated)",
+            f"dates:     {stats['first_date'] or '-'} … {stats['last_date'] or '-'}",
+            f"size:      {size_mb:.1f} MB",
+            f"versions:  schema {stats['schema_version']}, analysis {stats['analysis_version']}",
+            f"updated:   {stats['updated'] or '-'}",
+        ]
+    )
 
 
 def render_entities(entities: dict[str, list[FacetCount]]) -> str:
@@ -149,14 +167,18 @@ def render_entities(entities: dict[str, list[FacetCount]]) -> str:
 
 
 def entities_dict(entities: dict[str, list[FacetCount]]) -> dict[str, Any]:
-    return {etype: [{"key": f.key, "name": f.name, "articles": f.count} for f in values]
-            for etype, values in entities.items()}
+    return {
+        etype: [{"key": f.key, "name": f.name, "articles": f.count} for f in values]
+        for etype, values in entities.items()
+    }
 
 
 def render_report(report: Any) -> str:
     r = report
-    line = (f"read {r.read}, added {r.added}, updated {r.updated}, unchanged {r.unchanged}, "
-            f"rejected {r.rejected}")
+    line = (
+        f"read {r.read}, added {r.added}, updated {r.updated}, unchanged {r.unchanged}, "
+        f"rejected {r.rejected}"
+    )
     if r.notices:
         line += f", notices {r.notices}"
     rate = r.read / r.seconds if r.seconds else 0.0

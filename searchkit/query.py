@@ -32,8 +32,12 @@ from .model import DateSpan
 
 FIELD_BOOSTS = {sc.TITLE: 2.0, sc.LEAD: 1.5, sc.BODY: 1.0}
 FIELD_ALIASES = {
-    sc.TITLE: ["titre"], sc.BODY: ["texte", "corps"], sc.LEAD: ["chapo", "chapeau"],
-    sc.PERSON: ["personne", "per"], sc.PLACE: ["lieu", "loc"], sc.ORG: ["organisation"],
+    sc.TITLE: ["titre"],
+    sc.BODY: ["texte", "corps"],
+    sc.LEAD: ["chapo", "chapeau"],
+    sc.PERSON: ["personne", "per"],
+    sc.PLACE: ["lieu", "loc"],
+    sc.ORG: ["organisation"],
 }
 ENTITY_OPTION_TYPES = (sc.PERSON, sc.ORG, sc.PLACE, sc.MISC)
 
@@ -66,8 +70,10 @@ def parse_query(text: str, schema: Schema, *, conjunctive: bool = True) -> wq.Qu
     try:
         q = _parser(schema, conjunctive).parse(text)
     except (QueryParserError, ValueError, TypeError) as exc:
-        raise QueryError(f"cannot parse the query {text[:60]!r}: {exc}; "
-                         'put words in "double quotes" to search them literally') from exc
+        raise QueryError(
+            f"cannot parse the query {text[:60]!r}: {exc}; "
+            'put words in "double quotes" to search them literally'
+        ) from exc
     return _route_to_exact(q).normalize()
 
 
@@ -118,8 +124,9 @@ def entity_filter(entity_type: str | None, name: str) -> wq.Query:
     if entity_type is None:
         return wq.Or([wq.Term(t, key) for t in ENTITY_OPTION_TYPES])
     if entity_type not in ENTITY_OPTION_TYPES:
-        raise QueryError(f"unknown entity type {entity_type!r}; "
-                         f"choose from {', '.join(ENTITY_OPTION_TYPES)}")
+        raise QueryError(
+            f"unknown entity type {entity_type!r}; choose from {', '.join(ENTITY_OPTION_TYPES)}"
+        )
     return wq.Term(entity_type, key)
 
 

@@ -83,8 +83,12 @@ def _format_of(path: Path) -> str | None:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     last = suffixes[-1] if suffixes else ""
-    for fmt, known in (("text", TEXT_SUFFIXES), ("jsonl", JSONL_SUFFIXES),
-                       ("json", JSON_SUFFIXES), ("csv", CSV_SUFFIXES)):
+    for fmt, known in (
+        ("text", TEXT_SUFFIXES),
+        ("jsonl", JSONL_SUFFIXES),
+        ("json", JSON_SUFFIXES),
+        ("csv", CSV_SUFFIXES),
+    ):
         if last in known:
             return fmt
     return None
@@ -169,7 +173,7 @@ def _read_text(text: str, path: Path) -> Iterator[Record]:
         span = parse_date(m.group(1))
         if span is None:
             notices.append(f"unusable date {m.group(1)!r}; indexed without a date")
-        text = text[m.end():]
+        text = text[m.end() :]
     else:
         notices.append('no "date YYYY[-MM[-DD]]" header; indexed without a date')
     body = text.strip()
@@ -194,8 +198,13 @@ def _split_headline(body: str) -> tuple[str | None, str]:
     """A short first line followed by a blank line is a headline, as in ``corpus/``."""
     first, sep, rest = body.partition("\n")
     first = first.strip()
-    if (sep and rest.startswith(("\n", "\r\n")) and rest.strip() and len(first) <= _TITLE_MAX
-            and not first.endswith((".", ":", ";", ","))):
+    if (
+        sep
+        and rest.startswith(("\n", "\r\n"))
+        and rest.strip()
+        and len(first) <= _TITLE_MAX
+        and not first.endswith((".", ":", ";", ","))
+    ):
         return first, rest.strip()
     return None, body
 
@@ -213,8 +222,9 @@ def derive_title(body: str) -> str:
 
 def _derived_id(path: Path, position: int | None) -> str:
     """Stable id for records without one: file stem, position, hash of the absolute path."""
-    digest = hashlib.blake2b(str(path.resolve()).encode("utf-8", "surrogateescape"),
-                             digest_size=4).hexdigest()
+    digest = hashlib.blake2b(
+        str(path.resolve()).encode("utf-8", "surrogateescape"), digest_size=4
+    ).hexdigest()
     stem = path.name.split(".")[0] or "article"
     return f"{stem}-{digest}" if position is None else f"{stem}-{position}-{digest}"
 
@@ -264,8 +274,9 @@ def _stream_jsonl(path: Path) -> Iterator[Record]:
                 try:
                     value = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield CorpusError(where, lineno,
-                                      f"malformed JSON: {exc.msg} (column {exc.colno})")
+                    yield CorpusError(
+                        where, lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"
+                    )
                     continue
                 yield from _from_record(value, path, lineno, lineno, seen)
     except (OSError, EOFError, zlib.error) as exc:
@@ -284,8 +295,14 @@ def _read_json(text: str, path: Path) -> Iterator[Record]:
         yield CorpusError(str(path), exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})")
         return
     if isinstance(value, dict):
-        inner = next((value[k] for k in ("articles", "items", "documents", "data")
-                      if isinstance(value.get(k), list)), None)
+        inner = next(
+            (
+                value[k]
+                for k in ("articles", "items", "documents", "data")
+                if isinstance(value.get(k), list)
+            ),
+            None,
+        )
         value = inner if inner is not None else [value]
     if not isinstance(value, list):
         yield CorpusError(str(path), 1, "JSON file holds neither an object nor an array of objects")
@@ -318,8 +335,9 @@ def _read_csv(text: str, path: Path) -> Iterator[Record]:
             continue
         n += 1
         if len(row) != len(header):
-            yield CorpusError(str(path), line_before,
-                              f"{len(row)} columns where the header has {len(header)}")
+            yield CorpusError(
+                str(path), line_before, f"{len(row)} columns where the header has {len(header)}"
+            )
             continue
         yield from _from_record(dict(zip(header, row, strict=True)), path, line_before, n, seen)
 
@@ -332,8 +350,9 @@ def _first(record: Mapping[str, object], names: tuple[str, ...]) -> str:
     return ""
 
 
-def _from_record(value: object, path: Path, line: int | None, position: int,
-                 seen: set[str]) -> Iterator[Record]:
+def _from_record(
+    value: object, path: Path, line: int | None, position: int, seen: set[str]
+) -> Iterator[Record]:
     where = str(path)
     label = None if line is not None else f"record {position}: "
     prefix = label or ""
@@ -344,8 +363,9 @@ def _from_record(value: object, path: Path, line: int | None, position: int,
     record = {str(k).strip().lower(): v for k, v in value.items()}
     body = _first(record, BODY_FIELDS)
     if not body:
-        yield CorpusError(where, line, f"{prefix}no body text (expected one of: "
-                          f"{', '.join(BODY_FIELDS)})")
+        yield CorpusError(
+            where, line, f"{prefix}no body text (expected one of: {', '.join(BODY_FIELDS)})"
+        )
         return
     notices = []
     raw_date = _first(record, DATE_FIELDS)
@@ -372,5 +392,3 @@ def _from_record(value: object, path: Path, line: int | None, position: int,
         url=_first(record, URL_FIELDS),
         origin=Origin(where, line if line is not None else position),
     )
-
-

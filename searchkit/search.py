@@ -96,11 +96,25 @@ class SearchIndex:
         terms = self._highlight_terms(q)
         hits = [self._hit(h, terms, snippet_chars, scored=not by_date) for h in results.page]
         facet_values = collect_facets(results.results, self._searcher) if facets else None
-        return SearchResults(query=query, total=results.total, hits=hits, page=page,
-                             limit=limit, facets=facet_values, notices=notices)
+        return SearchResults(
+            query=query,
+            total=results.total,
+            hits=hits,
+            page=page,
+            limit=limit,
+            facets=facet_values,
+            notices=notices,
+        )
 
-    def _run(self, q: wq.Query, filter_q: wq.Query | None, by_date: bool, limit: int,
-             page: int, facets: bool) -> Any:
+    def _run(
+        self,
+        q: wq.Query,
+        filter_q: wq.Query | None,
+        by_date: bool,
+        limit: int,
+        page: int,
+        facets: bool,
+    ) -> Any:
         kwargs: dict[str, Any] = {"filter": filter_q}
         if by_date:
             kwargs.update(sortedby=sc.DATE_SORT, reverse=True)
@@ -140,13 +154,14 @@ class SearchIndex:
             entities=entity_names(stored.get(sc.ENTITIES)),
         )
 
-
     def article(self, article_id: str) -> dict[str, Any]:
         """One stored article by id; raises QueryError when the id is unknown."""
         stored = self._searcher.document(**{sc.ID: article_id})
         if stored is None:
-            raise QueryError(f"no article with id {article_id!r} in {self.index_dir}/; "
-                             "ids are shown by searchkit search")
+            raise QueryError(
+                f"no article with id {article_id!r} in {self.index_dir}/; "
+                "ids are shown by searchkit search"
+            )
         return _stored_article(stored)
 
     def stats(self) -> dict[str, Any]:
@@ -168,11 +183,13 @@ class SearchIndex:
             "updated": meta.get("updated"),
         }
 
-    def entities(self, entity_type: str | None = None, top: int = 20
-                 ) -> dict[str, list[FacetCount]]:
+    def entities(
+        self, entity_type: str | None = None, top: int = 20
+    ) -> dict[str, list[FacetCount]]:
         if entity_type is not None and entity_type not in sc.ENTITY_FIELDS:
-            raise QueryError(f"unknown entity type {entity_type!r}; "
-                             f"choose from {', '.join(sc.ENTITY_FIELDS)}")
+            raise QueryError(
+                f"unknown entity type {entity_type!r}; choose from {', '.join(sc.ENTITY_FIELDS)}"
+            )
         types = [entity_type] if entity_type else [sc.PERSON, sc.ORG, sc.PLACE]
         return {t: top_entities(self._searcher, t, top) for t in types}
 
@@ -194,12 +211,12 @@ def entity_names(stored: str | None) -> dict[str, list[str]]:
     return {etype: [str(name) for _key, name, _n in items] for etype, items in data.items()}
 
 
-def search(index_dir: str | os.PathLike[str] | None = None, query: str = "",
-           **options: Any) -> SearchResults:
+def search(
+    index_dir: str | os.PathLike[str] | None = None, query: str = "", **options: Any
+) -> SearchResults:
     """One search on the index at ``index_dir``; options as :meth:`SearchIndex.search`."""
     with SearchIndex(index_dir) as index:
         return index.search(query, **options)
-
 
 
 def _stored_article(stored: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +249,12 @@ def index_stats(index_dir: str | os.PathLike[str] | None = None) -> dict[str, An
         return index.stats()
 
 
-def list_entities(index_dir: str | os.PathLike[str] | None = None, *,
-                  entity_type: str | None = None, top: int = 20) -> dict[str, list[Any]]:
+def list_entities(
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    entity_type: str | None = None,
+    top: int = 20,
+) -> dict[str, list[Any]]:
     """The most mentioned entities per type across the whole index, with article counts."""
     with SearchIndex(index_dir) as index:
         return index.entities(entity_type, top)

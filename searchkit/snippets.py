@@ -36,24 +36,21 @@ class SpanFormatter(highlight.Formatter):
         parts: list[str] = []
         spans: list[tuple[int, int]] = []
         offset = 0
-        for i, frag in enumerate(sorted(fragments, key=lambda f: f.startchar)):
-            if i:
+        for frag in sorted(fragments, key=lambda f: f.startchar):
+            raw = frag.text[frag.startchar : frag.endchar]
+            chunk = " ".join(raw.split())  # line breaks and runs of spaces read badly in a snippet
+            if not chunk:
+                continue
+            if parts:
                 parts.append(self.between)
                 offset += len(self.between)
-            text = frag.text
-            base = frag.startchar
-            chunk = text[frag.startchar:frag.endchar]
-            lead = len(chunk) - len(chunk.lstrip())
-            chunk = " ".join(chunk.split())
-            # Re-map offsets after whitespace collapsing by walking the original chunk.
-            mapping = _collapse_map(text[frag.startchar:frag.endchar])
+            mapping = _collapse_map(raw)
             for t in frag.matches:
-                if t.startchar is None or t.startchar < base or t.endchar > frag.endchar:
+                if t.startchar is None or t.startchar < frag.startchar or t.endchar > frag.endchar:
                     continue
-                s = mapping[t.startchar - base]
-                e = mapping[t.endchar - base - 1] + 1
-                spans.append((offset + s, offset + e))
-            del lead
+                start = mapping[t.startchar - frag.startchar]
+                end = mapping[t.endchar - frag.startchar - 1] + 1
+                spans.append((offset + start, offset + end))
             parts.append(chunk)
             offset += len(chunk)
         return Snippet("".join(parts), spans)
@@ -77,8 +74,9 @@ def _collapse_map(raw: str) -> list[int]:
     return out
 
 
-def make_snippet(text: str, terms: Iterable[str], *, chars: int = SNIPPET_CHARS,
-                 top: int = 2) -> Snippet:
+def make_snippet(
+    text: str, terms: Iterable[str], *, chars: int = SNIPPET_CHARS, top: int = 2
+) -> Snippet:
     """The best passages of ``text`` for the given text-chain terms.
 
     With no match (a filter-only search, a match in the title), the snippet is
@@ -86,10 +84,14 @@ def make_snippet(text: str, terms: Iterable[str], *, chars: int = SNIPPET_CHARS,
     """
     termset = frozenset(terms)
     if termset and text:
-        fragmenter = highlight.ContextFragmenter(maxchars=chars, surround=chars // 3,
-                                                 charlimit=None)
-        snippet = highlight.highlight(text, termset, _ANALYZER, fragmenter, SpanFormatter(),
-                                      top=top)
+        # Two passages of about two thirds of ``chars`` each: enough context around
+        # the matches without printing half the article.
+        fragmenter = highlight.ContextFragmenter(
+            maxchars=chars * 2 // 3, surround=chars // 5, charlimit=None
+        )
+        snippet = highlight.highlight(
+            text, termset, _ANALYZER, fragmenter, SpanFormatter(), top=top
+        )
         if snippet.text:
             return snippet
     opening = " ".join(text[: chars * 2].split())
@@ -103,5 +105,8 @@ def mark_terms(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     termset = frozenset(terms)
     if not termset:
         return []
-    return [(t.startchar, t.endchar) for t in _ANALYZER(text, chars=True, removestops=False)
-            if t.text in termset]
+    return [
+        (t.startchar, t.endchar)
+        for t in _ANALYZER(text, chars=True, removestops=False)
+        if t.text in termset
+    ]

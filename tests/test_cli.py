@@ -19,58 +19,88 @@ def runner():
 @pytest.fixture(scope="module")
 def cli_index(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli-ix")
-    result = CliRunner().invoke(cli, ["index", str(ROOT / "corpus"), "--index", str(path),
-                                      "--no-entities"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["index", str(ROOT / "corpus"), "--index", str(path), "--no-entities"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return path
 
 
 def test_index_summary_and_rerun_is_unchanged(runner, cli_index):
-    result = runner.invoke(cli, ["index", str(ROOT / "corpus"), "--index", str(cli_index),
-                                 "--no-entities"], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["index", str(ROOT / "corpus"), "--index", str(cli_index), "--no-entities"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0
     assert "added 0, updated 0, unchanged" in result.stderr and "rejected 0" in result.stderr
 
 
 def test_search_json_shape(runner, cli_index):
-    result = runner.invoke(cli, ["search", "coree du nord", "--index", str(cli_index),
-                                 "--json", "--facets", "--limit", "3"],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        [
+            "search",
+            "coree du nord",
+            "--index",
+            str(cli_index),
+            "--json",
+            "--facets",
+            "--limit",
+            "3",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert set(doc) >= {"query", "total", "hits", "facets"}
     hit = doc["hits"][0]
-    assert set(hit) >= {"id", "title", "date", "score", "snippet", "highlights", "source",
-                        "url", "entities"}
+    assert set(hit) >= {
+        "id",
+        "title",
+        "date",
+        "score",
+        "snippet",
+        "highlights",
+        "source",
+        "url",
+        "entities",
+    }
     for start, end in hit["highlights"]:
         assert hit["snippet"][start:end].lower() in {"corée", "nord"}
     assert "month" in doc["facets"]
 
 
 def test_search_text_output_marks_highlights(runner, cli_index):
-    result = runner.invoke(cli, ["search", "Thunberg", "--index", str(cli_index),
-                                 "--no-color"], catch_exceptions=False)
+    result = runner.invoke(
+        cli, ["search", "Thunberg", "--index", str(cli_index), "--no-color"], catch_exceptions=False
+    )
     assert result.exit_code == 0 and "[Thunberg]" in result.stdout
     assert "article(s) found" in result.stdout
 
 
 def test_show_and_stats_json(runner, cli_index):
-    found = json.loads(runner.invoke(cli, ["search", "Thunberg", "--index", str(cli_index),
-                                           "--json"]).stdout)
+    found = json.loads(
+        runner.invoke(cli, ["search", "Thunberg", "--index", str(cli_index), "--json"]).stdout
+    )
     article_id = found["hits"][0]["id"]
-    shown = json.loads(runner.invoke(cli, ["show", article_id, "--index", str(cli_index),
-                                           "--json"]).stdout)
+    shown = json.loads(
+        runner.invoke(cli, ["show", article_id, "--index", str(cli_index), "--json"]).stdout
+    )
     assert shown["id"] == article_id and "Thunberg" in shown["body"]
-    stats = json.loads(runner.invoke(cli, ["stats", "--index", str(cli_index),
-                                           "--json"]).stdout)
+    stats = json.loads(runner.invoke(cli, ["stats", "--index", str(cli_index), "--json"]).stdout)
     assert stats["articles"] >= 40
 
 
 def test_analyze(runner):
     result = runner.invoke(cli, ["analyze", "L’ÉLYSÉE", "--json"], catch_exceptions=False)
     terms = json.loads(result.stdout)
-    assert terms["text"] == json.loads(runner.invoke(cli, ["analyze", "elysee", "--json"]
-                                                     ).stdout)["text"]
+    assert (
+        terms["text"]
+        == json.loads(runner.invoke(cli, ["analyze", "elysee", "--json"]).stdout)["text"]
+    )
     assert terms["entity"] == ["l elysee"]
 
 
@@ -78,7 +108,8 @@ def test_missing_index_is_one_line_error(runner, tmp_path):
     result = runner.invoke(cli, ["search", "x", "--index", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f'Error: {tmp_path / "none"}/: no index here; run "searchkit index corpus/" first']
+        f'Error: {tmp_path / "none"}/: no index here; run "searchkit index corpus/" first'
+    ]
 
 
 def test_unknown_id(runner, cli_index):
@@ -86,13 +117,16 @@ def test_unknown_id(runner, cli_index):
     assert result.exit_code == 1 and result.stderr.startswith("Error: no article with id")
 
 
-@pytest.mark.parametrize("args", [
-    ["search", "x", "--from", "2023-13-45"],
-    ["search", "x", "--to", "hier"],
-    ["search", "x", "--limit", "0"],
-    ["search"],
-    ["index"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "x", "--from", "2023-13-45"],
+        ["search", "x", "--to", "hier"],
+        ["search", "x", "--limit", "0"],
+        ["search"],
+        ["index"],
+    ],
+)
 def test_usage_errors_exit_2(runner, cli_index, args):
     result = runner.invoke(cli, [*args, "--index", str(cli_index)])
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -103,8 +137,9 @@ def test_bad_records_exit_1_and_rest_indexed(runner, tmp_path):
     corpus.mkdir()
     (corpus / "good.txt").write_text("date 2020-01-01 Bon article.", "utf-8")
     (corpus / "bad.jsonl").write_text('{"id": "1", "body": "ok"}\n{oops\n', "utf-8")
-    result = runner.invoke(cli, ["index", str(corpus), "--index", str(tmp_path / "ix"),
-                                 "--no-entities"])
+    result = runner.invoke(
+        cli, ["index", str(corpus), "--index", str(tmp_path / "ix"), "--no-entities"]
+    )
     assert result.exit_code == 1
     assert f"error: {corpus / 'bad.jsonl'}:2: malformed JSON" in result.stderr
     assert "read 2, added 2, updated 0, unchanged 0, rejected 1" in result.stderr
@@ -117,7 +152,10 @@ def test_env_var_sets_index(runner, cli_index, monkeypatch):
 
 
 def test_filter_only_search_without_query(runner, cli_index):
-    result = runner.invoke(cli, ["search", "--from", "2024", "--index", str(cli_index),
-                                 "--json"], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["search", "--from", "2024", "--index", str(cli_index), "--json"],
+        catch_exceptions=False,
+    )
     dates = [h["date"] for h in json.loads(result.stdout)["hits"]]
     assert dates and all(d.startswith("2024") for d in dates)

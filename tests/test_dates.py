@@ -32,7 +32,10 @@ def test_bad_dates_raise_with_the_value(text):
 
 def test_str_keeps_precision():
     assert [str(parse_date_span(t)) for t in ("2023", "2023-09", "2023-09-01")] == [
-        "2023", "2023-09", "2023-09-01"]
+        "2023",
+        "2023-09",
+        "2023-09-01",
+    ]
 
 
 def test_overlap_of_month_and_day():

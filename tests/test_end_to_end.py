@@ -19,15 +19,21 @@ if not SEED.exists():
 @pytest.fixture(scope="module")
 def ix(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e")
-    result = CliRunner().invoke(cli, ["index", str(SEED), str(ROOT / "corpus"), "--index",
-                                      str(path)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["index", str(SEED), str(ROOT / "corpus"), "--index", str(path)],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return path
 
 
 def run(ix, *args):
-    result = CliRunner().invoke(cli, ["search", *args, "--index", str(ix), "--json",
-                                      "--limit", "50"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["search", *args, "--index", str(ix), "--json", "--limit", "50"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -38,29 +44,36 @@ def seed_rank(doc) -> int | None:
 
 
 def test_seed_first_with_person_and_month(ix):
-    doc = run(ix, "coree du nord", "--person", "Vladimir Poutine", "--from", "2023-09",
-              "--to", "2023-09")
+    doc = run(
+        ix, "coree du nord", "--person", "Vladimir Poutine", "--from", "2023-09", "--to", "2023-09"
+    )
     assert seed_rank(doc) == 0
     top = doc["hits"][0]
     assert "Corée" in [top["snippet"][s:e] for s, e in top["highlights"]]
     assert "Vladimir Poutine" in top["entities"]["person"]
 
 
-@pytest.mark.parametrize("args", [
-    ["--person", "Vladimir Poutine", "--to", "2023-08"],
-    ["--person", "Vladimir Poutine", "--from", "2023-09", "--to", "2023-08"],
-    ["--person", "Emmanuel Macron", "--from", "2023-09", "--to", "2023-09"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--person", "Vladimir Poutine", "--to", "2023-08"],
+        ["--person", "Vladimir Poutine", "--from", "2023-09", "--to", "2023-08"],
+        ["--person", "Emmanuel Macron", "--from", "2023-09", "--to", "2023-09"],
+    ],
+)
 def test_seed_absent(ix, args):
     assert seed_rank(run(ix, "coree du nord", *args)) is None
 
 
-@pytest.mark.parametrize("args", [
-    ["", "--person", "Kim Jong-un"],
-    ["nord-coreens"],
-    ['"Corée du Nord"'],
-    ["coree du nord", "--place", "Russie"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["", "--person", "Kim Jong-un"],
+        ["nord-coreens"],
+        ['"Corée du Nord"'],
+        ["coree du nord", "--place", "Russie"],
+    ],
+)
 def test_seed_found(ix, args):
     assert seed_rank(run(ix, *args)) is not None
 
@@ -68,8 +81,11 @@ def test_seed_found(ix, args):
 def test_short_mentions_resolve_to_full_names(ix):
     doc = run(ix, "", "--person", "Poutine")
     assert seed_rank(doc) is None  # "Poutine" alone resolved to vladimir poutine
-    entities = CliRunner().invoke(cli, ["entities", "--type", "person", "--json",
-                                        "--index", str(ix)]).stdout
+    entities = (
+        CliRunner()
+        .invoke(cli, ["entities", "--type", "person", "--json", "--index", str(ix)])
+        .stdout
+    )
     keys = [e["key"] for e in json.loads(entities)["person"]]
     assert "vladimir poutine" in keys and "emmanuel macron" in keys and "poutine" not in keys
 

@@ -6,14 +6,13 @@ import pytest
 from whoosh.writing import SegmentWriter
 
 from searchkit import IndexLockedError, IndexVersionError, index_articles, open_index
+from searchkit.dates import parse_date_span
 from searchkit.indexer import LOCK_FILE, META_FILE, _exclusive, index_corpus
 from searchkit.model import Article, DateSpan, Entity, Origin
-from searchkit.dates import parse_date_span
 
 
 def art(i: int, body: str = "texte", **kw) -> Article:
-    return Article(id=f"a{i}", body=f"{body} {i}", title=f"Titre {i}", origin=Origin("t", i),
-                   **kw)
+    return Article(id=f"a{i}", body=f"{body} {i}", title=f"Titre {i}", origin=Origin("t", i), **kw)
 
 
 def ids_in(index_dir) -> list[str]:
@@ -104,8 +103,12 @@ def test_skip_field_leaves_text_out(tmp_path):
 
 
 def test_metadata_and_fields(tmp_path):
-    a = Article(id="k", body="Kim a rencontré Poutine.", date=parse_date_span("2023-09"),
-                entities=(Entity("person", "kim jong un", "Kim Jong Un", 3),))
+    a = Article(
+        id="k",
+        body="Kim a rencontré Poutine.",
+        date=parse_date_span("2023-09"),
+        entities=(Entity("person", "kim jong un", "Kim Jong Un", 3),),
+    )
     index_articles([a], tmp_path, sources=["/data/x"])
     meta = json.loads((tmp_path / META_FILE).read_text())
     assert meta["articles"] == 1 and meta["sources"] == ["/data/x"]
@@ -114,7 +117,8 @@ def test_metadata_and_fields(tmp_path):
         assert s.doc_frequency("person", "kim jong un") == 1
         assert s.doc_frequency("month", "2023-09") == 1
         assert json.loads(s.document(id="k")["entities"]) == {
-            "person": [["kim jong un", "Kim Jong Un", 3]]}
+            "person": [["kim jong un", "Kim Jong Un", 3]]
+        }
 
 
 def test_index_corpus_counts_errors(tmp_path):
@@ -128,8 +132,11 @@ def test_index_corpus_counts_errors(tmp_path):
 
 
 def test_date_span_fields_round_trip(tmp_path):
-    a = Article(id="d", body="x", date=DateSpan(parse_date_span("2019").start,
-                                                parse_date_span("2019").end, "year"))
+    a = Article(
+        id="d",
+        body="x",
+        date=DateSpan(parse_date_span("2019").start, parse_date_span("2019").end, "year"),
+    )
     index_articles([a], tmp_path)
     ix = open_index(tmp_path)
     with ix.searcher() as s:

@@ -33,8 +33,7 @@ def test_seed_article_parses():
 
 def test_text_with_headline(tmp_path):
     f = tmp_path / "a.txt"
-    f.write_text("date 2019-04-15 Incendie à Notre-Dame\n\nLa flèche s’est effondrée.\n",
-                 "utf-8")
+    f.write_text("date 2019-04-15 Incendie à Notre-Dame\n\nLa flèche s’est effondrée.\n", "utf-8")
     [art] = read_corpus([f])
     assert art.title == "Incendie à Notre-Dame" and not art.title_derived
     assert art.body == "La flèche s’est effondrée." and str(art.date) == "2019-04-15"
@@ -52,8 +51,17 @@ def test_ids_stable_and_distinct(tmp_path):
 def test_jsonl_fields_and_bad_lines(tmp_path):
     f = tmp_path / "a.jsonl"
     lines = [
-        json.dumps({"id": "1", "title": "T", "text": "corps", "published": "2020-01-02",
-                    "abstract": "chapo", "url": "u", "source": "s"}),
+        json.dumps(
+            {
+                "id": "1",
+                "title": "T",
+                "text": "corps",
+                "published": "2020-01-02",
+                "abstract": "chapo",
+                "url": "u",
+                "source": "s",
+            }
+        ),
         "{not json",
         json.dumps([1, 2]),
         json.dumps({"id": "3", "body": "  "}),
@@ -66,7 +74,13 @@ def test_jsonl_fields_and_bad_lines(tmp_path):
     assert [a.id for a in arts] == ["1", "4", "5"]
     a = arts[0]
     assert (a.title, a.body, a.lead, a.url, a.source, str(a.date)) == (
-        "T", "corps", "chapo", "u", "s", "2020-01-02")
+        "T",
+        "corps",
+        "chapo",
+        "u",
+        "s",
+        "2020-01-02",
+    )
     assert [str(e) for e in errs] == [
         f"{f}:2: malformed JSON: Expecting property name enclosed in double quotes (column 2)",
         f"{f}:3: expected a JSON object, got list",
@@ -83,8 +97,11 @@ def test_json_array_and_csv(tmp_path):
     j = tmp_path / "a.json"
     j.write_text(json.dumps([{"body": "un", "date": "2021"}, "x", {"body": "deux"}]), "utf-8")
     c = tmp_path / "b.csv"
-    c.write_text("id,title,body,date\n1,Titre,Texte un,2020-05\n2,Trop,de,colonnes,ici\n"
-                 "3,Court\n4,T4,\"Texte, avec virgule\",2020-06-01\n", "utf-8")
+    c.write_text(
+        "id,title,body,date\n1,Titre,Texte un,2020-05\n2,Trop,de,colonnes,ici\n"
+        '3,Court\n4,T4,"Texte, avec virgule",2020-06-01\n',
+        "utf-8",
+    )
     arts, errs, _ = split(list(read_corpus([j, c])))
     assert [a.body for a in arts] == ["un", "deux", "Texte un", "Texte, avec virgule"]
     assert [str(e) for e in errs] == [
@@ -125,11 +142,13 @@ def test_binary_empty_missing_and_symlink_loop(tmp_path):
     arts, errs, _ = split(list(read_corpus([tmp_path, tmp_path / "nope.txt"])))
     assert [a.body for a in arts] == ["Invasion."]
     messages = sorted(str(e) for e in errs)
-    assert messages == sorted([
-        f"{tmp_path / 'doc.txt'}: binary file, not text (PDF, image or other?); skipped",
-        f"{tmp_path / 'empty.txt'}: empty file",
-        f"{tmp_path / 'nope.txt'}: no such file or folder",
-    ])
+    assert messages == sorted(
+        [
+            f"{tmp_path / 'doc.txt'}: binary file, not text (PDF, image or other?); skipped",
+            f"{tmp_path / 'empty.txt'}: empty file",
+            f"{tmp_path / 'nope.txt'}: no such file or folder",
+        ]
+    )
 
 
 def test_text_without_header_or_with_bad_date(tmp_path):
@@ -140,8 +159,10 @@ def test_text_without_header_or_with_bad_date(tmp_path):
     c = tmp_path / "c.txt"
     c.write_text("date 2023-01-01   \n", "utf-8")
     arts, errs, notes = split(list(read_corpus([a, b, c])))
-    assert [(x.body, x.date) for x in arts] == [("Un texte sans en-tête.", None),
-                                               ("Date impossible.", None)]
+    assert [(x.body, x.date) for x in arts] == [
+        ("Un texte sans en-tête.", None),
+        ("Date impossible.", None),
+    ]
     assert [str(e) for e in errs] == [f"{c}:1: no body text after the date header"]
     assert len(notes) == 2
 
@@ -155,11 +176,16 @@ def test_duplicate_ids_in_one_file_give_a_notice(tmp_path):
     assert dup == [f"{f}:2: duplicate id 'same' in this file; the last one wins"]
 
 
-@pytest.mark.parametrize("body, title", [
-    ("Le président a parlé. Puis il est parti.", "Le président a parlé."),
-    ("Court. Suite de la phrase bien plus longue que vingt caractères.",
-     "Court. Suite de la phrase bien plus longue que vingt caractères."),
-    ("\n\n  Première ligne\nDeuxième ligne", "Première ligne"),
-])
+@pytest.mark.parametrize(
+    "body, title",
+    [
+        ("Le président a parlé. Puis il est parti.", "Le président a parlé."),
+        (
+            "Court. Suite de la phrase bien plus longue que vingt caractères.",
+            "Court. Suite de la phrase bien plus longue que vingt caractères.",
+        ),
+        ("\n\n  Première ligne\nDeuxième ligne", "Première ligne"),
+    ],
+)
 def test_derive_title(body, title):
     assert derive_title(body) == title

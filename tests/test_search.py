@@ -29,14 +29,30 @@ def entity_articles() -> list[Article]:
     paris = Entity("place", "paris", "Paris", 1)
     onu = Entity("org", "onu", "ONU", 1)
     return [
-        Article(id="p1", title="Poutine à Pékin", body="Le président russe est à Pékin.",
-                date=span("2023-10-18"), entities=(poutine,)),
-        Article(id="p2", title="Sommet", body="Poutine et Macron se parlent à Paris.",
-                date=span("2019-08"), entities=(poutine, macron, paris)),
-        Article(id="m1", title="Macron à l'ONU", body="Discours à la tribune de l'ONU.",
-                date=span("2019"), entities=(macron, onu)),
-        Article(id="u1", title="Sans date", body="Un texte sans date sur Paris.",
-                entities=(paris,)),
+        Article(
+            id="p1",
+            title="Poutine à Pékin",
+            body="Le président russe est à Pékin.",
+            date=span("2023-10-18"),
+            entities=(poutine,),
+        ),
+        Article(
+            id="p2",
+            title="Sommet",
+            body="Poutine et Macron se parlent à Paris.",
+            date=span("2019-08"),
+            entities=(poutine, macron, paris),
+        ),
+        Article(
+            id="m1",
+            title="Macron à l'ONU",
+            body="Discours à la tribune de l'ONU.",
+            date=span("2019"),
+            entities=(macron, onu),
+        ),
+        Article(
+            id="u1", title="Sans date", body="Un texte sans date sur Paris.", entities=(paris,)
+        ),
     ]
 
 
@@ -66,8 +82,9 @@ def test_accent_insensitive_and_highlight_shows_article_word(corpus_index):
     assert any(w in ("Corée", "CORÉE") for w in words)
 
 
-@pytest.mark.parametrize("query", ["nord-coreens", '"Corée du Nord"', "Nord-Coréens",
-                                   "CORÉE DU NORD"])
+@pytest.mark.parametrize(
+    "query", ["nord-coreens", '"Corée du Nord"', "Nord-Coréens", "CORÉE DU NORD"]
+)
 def test_french_query_forms_find_the_same_articles(corpus_index, query):
     res = corpus_index.search(query, limit=50)
     found = set(ids(res))
@@ -142,13 +159,15 @@ def test_sort_by_date(corpus_index):
 def test_seed_month_date_filter(corpus_index):
     if not SEED.exists():
         pytest.skip("seed article absent")
-    inside = corpus_index.search("coree du nord", date_from=span("2023-09"),
-                                 date_to=span("2023-09"))
+    inside = corpus_index.search(
+        "coree du nord", date_from=span("2023-09"), date_to=span("2023-09")
+    )
     assert any(i.startswith("seed-article") for i in ids(inside))
     before = corpus_index.search("coree du nord", date_to=span("2023-08"), limit=100)
     assert not any(i.startswith("seed-article") for i in ids(before))
-    day = corpus_index.search("coree du nord", date_from=span("2023-09-20"),
-                              date_to=span("2023-09-20"))
+    day = corpus_index.search(
+        "coree du nord", date_from=span("2023-09-20"), date_to=span("2023-09-20")
+    )
     assert any(i.startswith("seed-article") for i in ids(day))
 
 
@@ -156,16 +175,16 @@ def test_entity_filters(entity_index):
     assert sorted(ids(entity_index.search("", persons=["Vladimir Poutine"]))) == ["p1", "p2"]
     assert sorted(ids(entity_index.search("", persons=["VLADIMIR  POUTINE"]))) == ["p1", "p2"]
     assert ids(entity_index.search("", persons=["Poutine", "Emmanuel Macron"])) == []
-    assert ids(entity_index.search("", persons=["Vladimir Poutine", "Emmanuel Macron"])) == [
-        "p2"]
+    assert ids(entity_index.search("", persons=["Vladimir Poutine", "Emmanuel Macron"])) == ["p2"]
     assert ids(entity_index.search("", orgs=["ONU"])) == ["m1"]
     assert sorted(ids(entity_index.search("", entities=["paris"]))) == ["p2", "u1"]
     assert ids(entity_index.search("", places=["onu"])) == []
 
 
 def test_entity_and_date_filters_combine(entity_index):
-    res = entity_index.search("", persons=["emmanuel macron"], date_from=span("2019-08-15"),
-                              date_to=span("2019-08-15"))
+    res = entity_index.search(
+        "", persons=["emmanuel macron"], date_from=span("2019-08-15"), date_to=span("2019-08-15")
+    )
     assert sorted(ids(res)) == ["m1", "p2"]  # a month and a year both overlap that day
 
 
@@ -178,8 +197,10 @@ def test_undated_article_sorts_last_and_is_filtered_out(entity_index):
 def test_facets(entity_index):
     res = entity_index.search("", date_from=span("2000"), facets=True)
     people = {f.key: (f.name, f.count) for f in res.facets["person"]}
-    assert people == {"vladimir poutine": ("Vladimir Poutine", 2),
-                      "emmanuel macron": ("Emmanuel Macron", 2)}
+    assert people == {
+        "vladimir poutine": ("Vladimir Poutine", 2),
+        "emmanuel macron": ("Emmanuel Macron", 2),
+    }
     assert {f.key: f.count for f in res.facets["month"]} == {"2023-10": 1, "2019-08": 1}
 
 
@@ -190,8 +211,7 @@ def test_hit_carries_entities(entity_index):
 
 def test_entity_listing(entity_index):
     people = entity_index.entities("person", top=5)["person"]
-    assert [(f.name, f.count) for f in people] == [("Emmanuel Macron", 2),
-                                                   ("Vladimir Poutine", 2)]
+    assert [(f.name, f.count) for f in people] == [("Emmanuel Macron", 2), ("Vladimir Poutine", 2)]
 
 
 def test_bad_inputs_raise_query_errors(entity_index):
