@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,11 @@ class _Progress:
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--facets", is_flag=True, help="Also show top entities and articles per month.")
 @click.option("--no-color", is_flag=True, help="Mark highlights with [brackets].")
+@click.option(
+    "--batch",
+    type=click.File("r", encoding="utf-8"),
+    help="Read 'qid<TAB>query' lines from FILE ('-' for stdin); print a TREC run.",
+)
 @index_option
 @json_option
 def search(
@@ -211,6 +216,7 @@ def search(
     page: int,
     facets: bool,
     no_color: bool,
+    batch: Any,
     index_dir: Path,
     as_json: bool,
 ) -> None:
@@ -220,27 +226,42 @@ def search(
 
     Example: searchkit search "coree du nord" --person "Vladimir Poutine" --from 2023
     """
-    from .output import render_json, render_text
-    from .search import search as run_search
+    from .output import render_json, render_text, render_trec
+    from .search import SearchIndex
 
-    if not query.strip() and not (persons or orgs or places or entities or date_from or date_to):
-        raise click.UsageError("give a query, a filter (--person, --from …), or both")
-    results = run_search(
-        index_dir,
-        query,
+    filters = dict(
         persons=persons,
         orgs=orgs,
         places=places,
         entities=entities,
         date_from=date_from,
         date_to=date_to,
-        sort=sort,
-        limit=limit,
-        page=page,
-        facets=facets,
     )
+    options = dict(sort=sort, limit=limit, page=page, **filters)
+    if batch is not None:
+        if query:
+            raise click.UsageError("give either a QUERY or --batch FILE, not both")
+        with SearchIndex(index_dir) as index:
+            for qid, results in index.search_batch(_read_batch(batch), snippets=False, **options):
+                click.echo(render_trec(qid, results), nl=False)
+        return
+    if not query.strip() and not any(filters.values()):
+        raise click.UsageError("give a query, a filter (--person, --from …), or both")
+    with SearchIndex(index_dir) as index:
+        results = index.search(query, facets=facets, **options)
     color = not no_color and sys.stdout.isatty()
     click.echo(render_json(results) if as_json else render_text(results, color=color))
+
+
+def _read_batch(lines: Any) -> Iterator[tuple[str, str]]:
+    """``qid<TAB>query`` lines; a line without a tab is a usage error naming the line."""
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        qid, tab, text = line.rstrip("\n").partition("\t")
+        if not tab:
+            raise click.UsageError(f"--batch line {lineno}: expected 'qid<TAB>query'")
+        yield qid.strip(), text
 
 
 @cli.command()

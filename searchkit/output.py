@@ -183,3 +183,12 @@ def render_report(report: Any) -> str:
         line += f", notices {r.notices}"
     rate = r.read / r.seconds if r.seconds else 0.0
     return f"{line}; {r.articles} articles in the index ({r.seconds:.1f} s, {rate:.0f}/s)"
+
+
+def render_trec(qid: str, results: SearchResults, tag: str = "searchkit") -> str:
+    """TREC run lines, ``qid Q0 docid rank score tag``, for evaluation tools."""
+    first = (results.page - 1) * results.limit
+    return "".join(
+        f"{qid} Q0 {hit.id} {rank} {hit.score:.4f} {tag}\n"
+        for rank, hit in enumerate(results.hits, start=first + 1)
+    )

@@ -12,6 +12,8 @@ Filters are ``Query`` objects built here, never strings pasted into the query.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from whoosh import query as wq
 from whoosh.fields import Schema
 from whoosh.qparser import (
@@ -31,6 +33,23 @@ from .errors import QueryError
 from .model import DateSpan
 
 FIELD_BOOSTS = {sc.TITLE: 2.0, sc.LEAD: 1.5, sc.BODY: 1.0}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking knobs, in one value so that benchmarks can try variants side by side.
+
+    ``boosts`` weights title, lead and body; ``k1`` and ``b`` are BM25F's;
+    ``conjunctive`` joins bare words with AND (else OR with a coordination bonus).
+    """
+
+    boosts: tuple[tuple[str, float], ...] = tuple(FIELD_BOOSTS.items())
+    k1: float = 1.2
+    b: float = 0.75
+    conjunctive: bool = True
+
+
+DEFAULT_RANKING = Ranking()
 FIELD_ALIASES = {
     sc.TITLE: ["titre"],
     sc.BODY: ["texte", "corps"],
@@ -42,23 +61,33 @@ FIELD_ALIASES = {
 ENTITY_OPTION_TYPES = (sc.PERSON, sc.ORG, sc.PLACE, sc.MISC)
 
 
-_PARSERS: dict[tuple[int, bool], tuple[Schema, QueryParser]] = {}
+_PARSERS: dict[tuple[int, bool, tuple[tuple[str, float], ...]], tuple[Schema, QueryParser]] = {}
 
 
-def _parser(schema: Schema, conjunctive: bool) -> QueryParser:
-    """One parser per schema and grouping, built once (Schema objects are not hashable)."""
-    cached = _PARSERS.get((id(schema), conjunctive))
+def _parser(
+    schema: Schema, conjunctive: bool, boosts: tuple[tuple[str, float], ...]
+) -> QueryParser:
+    """One parser per schema, grouping and boosts, built once (a Schema is not hashable)."""
+    cache_key = (id(schema), conjunctive, boosts)
+    cached = _PARSERS.get(cache_key)
     if cached is not None and cached[0] is schema:
         return cached[1]
     group = AndGroup if conjunctive else OrGroup.factory(0.9)
-    parser = MultifieldParser(list(FIELD_BOOSTS), schema, fieldboosts=FIELD_BOOSTS, group=group)
+    weights = {name: weight for name, weight in boosts if weight > 0}
+    parser = MultifieldParser(list(weights), schema, fieldboosts=weights, group=group)
     parser.remove_plugin_class(SingleQuotePlugin)
     parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
-    _PARSERS[(id(schema), conjunctive)] = (schema, parser)
+    _PARSERS[cache_key] = (schema, parser)
     return parser
 
 
-def parse_query(text: str, schema: Schema, *, conjunctive: bool = True) -> wq.Query:
+def parse_query(
+    text: str,
+    schema: Schema,
+    *,
+    conjunctive: bool = True,
+    boosts: tuple[tuple[str, float], ...] = DEFAULT_RANKING.boosts,
+) -> wq.Query:
     """Parse a user query; ``conjunctive`` chooses AND (default) or OR between bare words.
 
     An empty query matches every article (useful with filters). Raises
@@ -68,7 +97,7 @@ def parse_query(text: str, schema: Schema, *, conjunctive: bool = True) -> wq.Qu
     if not text:
         return wq.Every()
     try:
-        q = _parser(schema, conjunctive).parse(text)
+        q = _parser(schema, conjunctive, boosts).parse(text)
     except (QueryParserError, ValueError, TypeError) as exc:
         raise QueryError(
             f"cannot parse the query {text[:60]!r}: {exc}; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,32 @@ from .errors import QueryError
 from .facets import collect_facets, facet_spec, top_entities
 from .indexer import default_index_dir, open_index, read_meta
 from .model import DateSpan, FacetCount, Hit, SearchResults
-from .query import date_filter, entity_filter, parse_query, query_words
-from .snippets import SNIPPET_CHARS, make_snippet
+from .query import (
+    DEFAULT_RANKING,
+    Ranking,
+    date_filter,
+    entity_filter,
+    parse_query,
+    query_words,
+)
+from .snippets import SNIPPET_CHARS, Snippet, make_snippet
 
 SORTS = ("relevance", "date")
+_NO_SNIPPET = Snippet("", [])
 MAX_EXPANDED_TERMS = 200
 
 
 class SearchIndex:
     """An open index with a reusable searcher: open once, run many queries."""
 
-    def __init__(self, index_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, index_dir: str | os.PathLike[str] | None = None, ranking: Ranking = DEFAULT_RANKING
+    ) -> None:
         self.index_dir = index_dir if index_dir is not None else default_index_dir()
+        self.ranking = ranking
         self._ix = open_index(self.index_dir)
-        self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F())
+        weighting = scoring.BM25F(B=ranking.b, K1=ranking.k1)
+        self._searcher: Searcher = self._ix.searcher(weighting=weighting)
 
     def close(self) -> None:
         self._searcher.close()
@@ -64,6 +76,7 @@ class SearchIndex:
         page: int = 1,
         facets: bool = False,
         snippet_chars: int = SNIPPET_CHARS,
+        snippets: bool = True,
     ) -> SearchResults:
         """Run one search; see the module docstring for the semantics."""
         if sort not in SORTS:
@@ -83,18 +96,20 @@ class SearchIndex:
         notices: list[str] = []
         if date_from and date_to and date_from.start > date_to.end:
             notices.append(f"--from {date_from} is after --to {date_to}: no date can match")
-        q = parse_query(query, schema)
+        ranking = self.ranking
+        q = parse_query(query, schema, conjunctive=ranking.conjunctive, boosts=ranking.boosts)
         by_date = sort == "date" or isinstance(q, wq.Every)
         results = self._run(q, filter_q, by_date, limit, page, facets)
-        if results.total == 0 and query.strip() and query_words(query) > 1:
-            q_or = parse_query(query, schema, conjunctive=False)
+        if results.total == 0 and ranking.conjunctive and query_words(query) > 1:
+            q_or = parse_query(query, schema, conjunctive=False, boosts=ranking.boosts)
             if q_or != q:
                 results = self._run(q_or, filter_q, by_date, limit, page, facets)
                 if results.total:
                     notices.append("no article has all the words; showing articles with some")
                     q = q_or
-        terms = self._highlight_terms(q)
-        hits = [self._hit(h, terms, snippet_chars, scored=not by_date) for h in results.page]
+        terms = self._highlight_terms(q) if snippets else frozenset()
+        chars = snippet_chars if snippets else 0
+        hits = [self._hit(h, terms, chars, scored=not by_date) for h in results.page]
         facet_values = collect_facets(results.results, self._searcher) if facets else None
         return SearchResults(
             query=query,
@@ -141,7 +156,7 @@ class SearchIndex:
     def _hit(self, hit: Any, terms: frozenset[str], snippet_chars: int, scored: bool) -> Hit:
         stored = hit.fields()
         text = stored.get(sc.BODY) or stored.get(sc.LEAD) or ""
-        snippet = make_snippet(text, terms, chars=snippet_chars)
+        snippet = make_snippet(text, terms, chars=snippet_chars) if snippet_chars else _NO_SNIPPET
         return Hit(
             id=stored[sc.ID],
             title=stored.get(sc.TITLE, ""),
@@ -153,6 +168,13 @@ class SearchIndex:
             url=stored.get(sc.URL, ""),
             entities=entity_names(stored.get(sc.ENTITIES)),
         )
+
+    def search_batch(
+        self, queries: Iterable[tuple[str, str]], **options: Any
+    ) -> Iterator[tuple[str, SearchResults]]:
+        """Run many ``(qid, query)`` pairs on one open searcher (evaluation, scripts)."""
+        for qid, text in queries:
+            yield qid, self.search(text, **options)
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One stored article by id; raises QueryError when the id is unknown."""

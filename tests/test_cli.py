@@ -159,3 +159,46 @@ def test_filter_only_search_without_query(runner, cli_index):
     )
     dates = [h["date"] for h in json.loads(result.stdout)["hits"]]
     assert dates and all(d.startswith("2024") for d in dates)
+
+
+def test_batch_prints_a_trec_run(runner, cli_index, tmp_path):
+    queries = tmp_path / "q.tsv"
+    queries.write_text("q1\tcoree du nord\nq2\tThunberg\n\nq3\tzzzyxw\n", "utf-8")
+    result = runner.invoke(
+        cli,
+        ["search", "--batch", str(queries), "--limit", "2", "--index", str(cli_index)],
+        catch_exceptions=False,
+    )
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert [r[0] for r in rows] == ["q1", "q1", "q2", "q2"]
+    assert all(r[1] == "Q0" and r[5] == "searchkit" for r in rows)
+    assert [r[3] for r in rows] == ["1", "2", "1", "2"]
+    assert float(rows[0][4]) >= float(rows[1][4])
+
+
+def test_batch_rejects_a_line_without_tab(runner, cli_index):
+    result = runner.invoke(
+        cli, ["search", "--batch", "-", "--index", str(cli_index)], input="just words\n"
+    )
+    assert result.exit_code == 2 and "--batch line 1" in result.stderr
+
+
+def test_skip_field_option(runner, tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text(
+        '{"id": "1", "title": "Chevaux", "abstract": "licorne", "body": "texte"}\n', "utf-8"
+    )
+    ix = tmp_path / "ix"
+    runner.invoke(
+        cli,
+        ["index", str(f), "--index", str(ix), "--no-entities", "--skip-field", "lead"],
+        catch_exceptions=False,
+    )
+    hits = json.loads(
+        runner.invoke(cli, ["search", "licorne", "--index", str(ix), "--json"]).stdout
+    )
+    assert hits["total"] == 0
+    hits = json.loads(
+        runner.invoke(cli, ["search", "chevaux", "--index", str(ix), "--json"]).stdout
+    )
+    assert hits["total"] == 1
