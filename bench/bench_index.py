@@ -1,0 +1,140 @@
+"""Indexing speed, size and memory: searchkit against stock Whoosh and Lucene, same run.
+
+    .venv/bin/python bench/bench_index.py                    # orangesum, 33,688 articles
+    .venv/bin/python bench/bench_index.py --limit 3000       # a quick look
+    .venv/bin/python bench/bench_index.py --corpus /tmp/large.jsonl.gz --engines searchkit
+
+Engines: ``searchkit`` (no entities; ``--entities`` adds a run with them),
+``whoosh`` (stock ``LanguageAnalyzer("fr")``, title and body stored,
+``procs=2, multisegment=True``: its best on two cores) and ``lucene`` (the
+anchor in ../shared/anchors; run ``bash ../shared/anchors/setup.sh`` first).
+Each engine runs in its own process tree; peak memory is the RSS of that tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    ANCHOR_PY,
+    ANCHORS,
+    ORANGESUM,
+    ROOT,
+    dir_size,
+    iter_jsonl,
+    machine,
+    run_measured,
+)
+
+
+def stock_whoosh_index(corpus: Path, index_dir: Path) -> None:
+    """Stock Whoosh at its best on two cores: the baseline of issue 5."""
+    from whoosh import fields, index
+    from whoosh.analysis import LanguageAnalyzer
+
+    schema = fields.Schema(
+        id=fields.ID(unique=True, stored=True),
+        title=fields.TEXT(analyzer=LanguageAnalyzer("fr"), stored=True),
+        body=fields.TEXT(analyzer=LanguageAnalyzer("fr"), stored=True),
+    )
+    ix = index.create_in(str(index_dir), schema)
+    writer = ix.writer(procs=2, multisegment=True, limitmb=256)
+    for doc in iter_jsonl(corpus):
+        writer.add_document(id=doc["id"], title=doc.get("title") or "", body=doc["body"])
+    writer.commit()
+
+
+def engine_command(engine: str, corpus: Path, index_dir: Path, entities: bool) -> list[str]:
+    if engine == "searchkit":
+        cmd = [
+            sys.executable,
+            "-m",
+            "searchkit",
+            "index",
+            str(corpus),
+            "--index",
+            str(index_dir),
+            "-q",
+        ]
+        return cmd + (["--jobs", "2"] if entities else ["--no-entities"])
+    if engine == "whoosh":
+        return [sys.executable, __file__, "--stock-whoosh", str(corpus), str(index_dir)]
+    if engine == "lucene":
+        return [
+            str(ANCHOR_PY),
+            str(ANCHORS / "anchor_lucene.py"),
+            "index",
+            str(corpus),
+            str(index_dir),
+            "--threads",
+            "2",
+            "--store",
+        ]
+    raise SystemExit(f"unknown engine {engine}")
+
+
+def prepare_corpus(path: Path, limit: int | None, work: Path) -> tuple[Path, int]:
+    """The first ``limit`` articles as JSON Lines in the work folder (never in the project)."""
+    out = work / "corpus.jsonl"
+    n = 0
+    with open(out, "w", encoding="utf-8") as fh:
+        for doc in iter_jsonl(path, limit):
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            n += 1
+    return out, n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ORANGESUM)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--engines", default="searchkit,whoosh,lucene")
+    parser.add_argument("--entities", action="store_true", help="also searchkit with NER")
+    parser.add_argument("--stock-whoosh", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stock_whoosh:
+        stock_whoosh_index(*args.stock_whoosh)
+        return
+    corpus = args.corpus if args.corpus.exists() else ROOT / "corpus" / "depeches.jsonl"
+    work = Path(tempfile.mkdtemp(prefix="searchkit-bench-"))
+    try:
+        data, count = prepare_corpus(corpus, args.limit, work)
+        print(f"# Indexing: {count} articles from {corpus}\n# {machine()}\n")
+        runs = [(e, False) for e in args.engines.split(",")]
+        if args.entities:
+            runs.append(("searchkit", True))
+        rows = []
+        for engine, with_entities in runs:
+            if engine == "lucene" and not ANCHOR_PY.exists():
+                print("lucene: skipped (run bash ../shared/anchors/setup.sh)", file=sys.stderr)
+                continue
+            index_dir = work / f"ix-{engine}-{int(with_entities)}"
+            index_dir.mkdir()
+            m = run_measured(engine_command(engine, data, index_dir, with_entities))
+            name = engine + (" +entities" if with_entities else "")
+            if m.returncode not in (0, 1):
+                print(f"{name}: failed with status {m.returncode}", file=sys.stderr)
+                continue
+            rows.append((name, m.wall_s, m.cpu_s, dir_size(index_dir) / 1e6, m.peak_rss_mb))
+            shutil.rmtree(index_dir, ignore_errors=True)
+        lucene = next((r for r in rows if r[0] == "lucene"), None)
+        print("| engine | wall s | articles/s | CPU s | index MB | peak RSS MB | speed vs Lucene |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, wall, cpu, size, rss in rows:
+            ratio = f"{lucene[1] / wall:.2f}×" if lucene else "-"
+            print(
+                f"| {name} | {wall:.1f} | {count / wall:.0f} | {cpu:.1f} | {size:.1f} | "
+                f"{rss:.0f} | {ratio} |"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
