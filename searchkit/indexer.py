@@ -194,6 +194,7 @@ def index_articles(
     skip_fields: Iterable[str] = (),
     batch_size: int = 2000,
     limitmb: int = 256,
+    procs: int = 1,
     sources: Iterable[str] = (),
     on_article: Callable[[IndexReport], None] | None = None,
 ) -> IndexReport:
@@ -201,6 +202,9 @@ def index_articles(
 
     ``report`` may carry counts from earlier stages (read, rejected, notices);
     ``on_article`` is called after each article, for progress displays.
+    ``procs`` > 1 spreads each batch over that many writer processes (Whoosh's
+    multisegment writer); the document count is checked after every commit,
+    because that writer can drop a dead worker's documents without an error.
     """
     report = report or IndexReport()
     skip = tuple(skip_fields)
@@ -227,8 +231,8 @@ def index_articles(
                 if on_article:
                     on_article(report)
                 if len(batch) >= batch_size:
-                    _commit(ix, batch, existing, report, target, sources)
-            _commit(ix, batch, existing, report, target, sources)
+                    _commit(ix, batch, existing, report, target, sources, limitmb, procs)
+            _commit(ix, batch, existing, report, target, sources, limitmb, procs)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -248,9 +252,19 @@ def _commit(
     report: IndexReport,
     index_dir: Path,
     sources: Iterable[str],
+    limitmb: int = 256,
+    procs: int = 1,
 ) -> None:
     """Write one batch as one commit; counts and metadata change only once it is committed."""
-    writer = ix.writer(limitmb=256)
+    if not batch:
+        return
+    with ix.reader() as reader:
+        before = reader.doc_count()
+    parallel = procs > 1 and len(batch) >= 1000  # small batches: process start-up dominates
+    if parallel:
+        writer = ix.writer(limitmb=limitmb, procs=procs, multisegment=True)
+    else:
+        writer = ix.writer(limitmb=limitmb)
     added = updated = 0
     try:
         for article_id, doc in batch.items():
@@ -264,6 +278,13 @@ def _commit(
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         raise
+    with ix.reader() as reader:
+        after = reader.doc_count()
+    if after != before + added:
+        raise SearchkitError(
+            f"{index_dir}/: the index holds {after} articles after a commit, expected "
+            f"{before + added}; a writer process may have died; run the command again"
+        )
     for article_id, doc in batch.items():
         existing[article_id] = doc[sc.FINGERPRINT]
     report.added += added
@@ -316,6 +337,7 @@ def index_corpus(
     skip_fields: Iterable[str] = (),
     on_problem: Callable[[object], None] | None = None,
     on_article: Callable[[IndexReport], None] | None = None,
+    batch_size: int = 2000,
 ) -> IndexReport:
     """Read, extract entities and index: the whole pipeline of ``searchkit index``.
 
@@ -358,4 +380,6 @@ def index_corpus(
         skip_fields=skip_fields,
         sources=sources,
         on_article=on_article,
+        batch_size=batch_size,
+        procs=1 if entities else jobs,  # with entities the model's processes use the cores
     )
