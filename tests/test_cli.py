@@ -202,3 +202,27 @@ def test_skip_field_option(runner, tmp_path):
         runner.invoke(cli, ["search", "chevaux", "--index", str(ix), "--json"]).stdout
     )
     assert hits["total"] == 1
+
+
+def test_python_m_and_no_spacy_when_searching(cli_index):
+    """`python -m searchkit` works, and a search never imports spaCy (cold start)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from searchkit.cli import cli\n"
+        f"r = CliRunner().invoke(cli, ['search', 'Macron', '--index', {str(cli_index)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'spacy' not in sys.modules, 'spaCy imported by a search'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "searchkit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert "search" in out.stdout and "index" in out.stdout
