@@ -5,11 +5,15 @@ Stage contract (spaCy's ``requires``/``assigns``): reads ``Article.title``,
 
 This is the only module that imports spaCy, and it does so inside
 :func:`load_model`, so ``searchkit search`` and ``--help`` never pay for it.
-What the model finds is noisy, so three small steps sit between spaCy and the
+What the model finds is noisy, so small steps sit between spaCy and the
 index: text preparation (:func:`_model_text`: bounded, shouted lines removed),
-span clean-up (:func:`_clean_span`: one mention at a time) and resolution
-within the article (:func:`_resolve`: ``Poutine`` counts for ``Vladimir
-Poutine``, one type per key).
+the mentions of a text (:func:`doc_mentions`: each span cleaned up by
+:func:`_clean_span`, names inside runs of capitals kept only when the article
+confirms them, curated names of the alias table found where the model cut
+them), and resolution within the article (:func:`_resolve`: ``Poutine`` counts
+for ``Vladimir Poutine``, one type per key). Keys are the archive-wide ones of
+:mod:`searchkit.aliases` (``Putin`` and ``Poutine`` meet), which the query side
+uses too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .aliases import base_key, canonical_key, curated_type, find_curated
 from .analysis.keys import entity_key
 from .errors import ModelMissingError
 from .model import Article, Entity
@@ -39,8 +44,8 @@ MAX_CHARS = 100_000
 LABELS: dict[str, str] = {"PER": "person", "ORG": "org", "LOC": "place", "MISC": "misc"}
 
 # Leading words that are not part of a name. Lower-case articles only: capitalised
-# "Le", "La", "Les" usually belong to the name (Le Monde, La Havane, Le Pen), and
-# a sentence-initial "La France" is merged with "France" by _resolve instead.
+# "Le", "La", "Les" usually belong to the name shown (Le Monde, La Havane, Le Pen);
+# keys leave them out (aliases.base_key), so "La France" and "France" meet anyway.
 _ARTICLES = frozenset({"le", "la", "les", "du", "des", "de", "au", "aux"})
 _PARTICLES = frozenset({"de", "du"})  # kept on persons: de Gaulle, du Bellay
 _PARTICLE_KEYS = frozenset({"de", "d", "du", "des"})  # as they are in keys
@@ -49,8 +54,20 @@ _TITLES = frozenset(
     m. mm. mme mme. mmes mlle mlle. mr mr. mrs dr dr. pr pr. mgr mgr. monsieur madame
     mademoiselle docteur professeur président présidente ministre général générale
     chancelier chancelière sénateur sénatrice député députée maire pape roi reine prince
-    princesse juge colonel capitaine
+    princesse juge colonel capitaine vice-président vice-présidente secrétaire procureur
+    procureure gouverneur gouverneure ambassadeur ambassadrice commissaire lieutenant
+    commandant amiral maréchal ayatollah cheikh émir imam abbé cardinal archevêque évêque
+    rabbin me me. maître sir lord
 """.split()
+)
+# Lower-case words that may open a person's name (de Gaulle, van Gogh, al-Assad); any
+# other lower-case word in front of one is a description ("chinois Xi Jinping").
+_NAME_PARTICLES = frozenset(
+    "de du des d' d’ la le van von der den zu al al- el el- ben bin ibn da di dos del della".split()
+)
+# Words naming a kind of place in front of its name: "région Nouvelle-Aquitaine".
+_PLACE_KINDS = frozenset(
+    "région département province district comté canton commune ville village".split()
 )
 # Words that never make a name on their own (spans like "Il", "Ce", "n'", "Les").
 _FUNCTION_WORDS = frozenset(
@@ -64,8 +81,9 @@ _ELISION = re.compile(r"^(?:[lLdD]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu)['’ʼ]\s
 _WORD_SPLIT = re.compile(r"[\s'’ʼ\-]+")
 _LEADING_JUNK = re.compile(r"^[\W_]+")
 _TRAILING_JUNK = re.compile(r"[\W_]+$")
-_ARTICLE_PREFIX = re.compile(r"^(?:le|la|les) ")
 _INITIAL_END = re.compile(r"(?:^|[\s.])\w$")
+_TOKEN = re.compile(r"\S+")
+_ROMAN = re.compile(r"^(?:X{0,3})(?:IX|IV|VI{0,3}|I{1,3})$|^X{1,3}$")
 _MAX_WORDS = 8  # not counting function words: more is a clause, not a name
 _MAX_FAILURES_IN_A_ROW = 3
 
@@ -155,12 +173,95 @@ def extract_entities(
 
 def _doc_entities(doc: Any) -> tuple[Entity, ...]:
     """The entities of one processed spaCy ``Doc``: mapped, cleaned, resolved."""
-    mentions = [
-        (LABELS[ent.label_], name)
-        for ent in doc.ents
-        if ent.label_ in LABELS and (name := _clean_span(ent.text, ent.label_))
+    return _resolve([(etype, name) for etype, name, _, _ in doc_mentions(doc)])
+
+
+def doc_mentions(doc: Any) -> list[tuple[str, str, int, int]]:
+    """Each cleaned mention of a processed ``Doc``: ``(type, name, start, end)``, in order.
+
+    The model's spans, cleaned (:func:`_clean_span`), plus the curated names of
+    the alias table found in the text (``aliases.find_curated``), which replace
+    the model spans inside or across them (``État`` cut out of ``État
+    islamique``) but not a longer model span holding them. A curated entity
+    takes its curated type. ``start``/``end`` are offsets of the name in
+    ``doc.text`` (the whole span when clean-up joined words split by several
+    spaces). Benchmarks score these spans.
+    """
+    found = []
+    for ent in doc.ents:
+        if ent.label_ in LABELS and (name := _clean_span(ent.text, ent.label_)):
+            at = ent.text.find(name)
+            if at >= 0:
+                found.append(
+                    (LABELS[ent.label_], name, ent.start_char + at, ent.start_char + at + len(name))
+                )
+            else:
+                found.append((LABELS[ent.label_], name, ent.start_char, ent.end_char))
+    runs = _shouted_runs(doc.text)
+    if runs:
+        found = _drop_shouted(found, runs)
+    for etype, name, start, end in find_curated(doc.text):
+        overlapping = [m for m in found if m[2] < end and start < m[3]]
+        if any(m[2] <= start and end <= m[3] and m[3] - m[2] > end - start for m in overlapping):
+            continue  # a longer name holds it: "Haut-Commissariat des Nations unies…"
+        found = [m for m in found if m not in overlapping]
+        found.append((etype, name, start, end))
+    out = []
+    for etype, name, start, end in sorted(found, key=lambda m: m[2]):
+        out.append((curated_type(canonical_key(name)) or etype, name, start, end))
+    return out
+
+
+def _shouted_runs(text: str) -> list[tuple[int, int]]:
+    """Character ranges of two or more words in capitals in a row (``AVIS DIVERS``).
+
+    Words of one letter and tokens without letters (``À``, ``2``, ``—``) neither
+    start nor break a run; the end of a sentence does.
+    """
+    runs: list[tuple[int, int]] = []
+    start = end = -1
+    count = 0
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        if token.isupper():  # cased letters, all capitals
+            if sum(map(str.isalpha, token)) < 2:
+                continue
+            if count == 0:
+                start = m.start()
+            end, count = m.end(), count + 1
+            if token[-1] in ".!?:;":  # a sentence ends: "… la CFDT. KIM JONG UN …"
+                if count >= 2:
+                    runs.append((start, end))
+                count = 0
+        elif token.lower() != token.upper():  # a lower-case letter: the run ends
+            if count >= 2:
+                runs.append((start, end))
+            count = 0
+    if count >= 2:
+        runs.append((start, end))
+    return runs
+
+
+def _drop_shouted(
+    found: list[tuple[str, str, int, int]], runs: list[tuple[int, int]]
+) -> list[tuple[str, str, int, int]]:
+    """Leave out mentions inside a run of capitals, unless the article confirms them.
+
+    On headers, OCR'd running titles and slogans the model reads capitals as
+    names (``NOUVELLES ÉTRANGÈRES``, ``LA SÉCURITÉ DE NOTRE NATION``). A mention
+    there is kept when the same key is also written outside capitals in the
+    article (``CORÉE DU NORD`` and ``Corée du Nord``) or is curated.
+    """
+
+    def shouted(m: tuple[str, str, int, int]) -> bool:
+        return any(s < m[3] and m[2] < e for s, e in runs)
+
+    confirmed = {canonical_key(m[1]) for m in found if not shouted(m)}
+    return [
+        m
+        for m in found
+        if not shouted(m) or (k := canonical_key(m[1])) in confirmed or curated_type(k)
     ]
-    return _resolve(mentions)
 
 
 def _model_text(article: Article) -> str:
@@ -202,11 +303,14 @@ def _clean_span(text: str, label: str = "") -> str | None:
 
     Keeps the first line; trims punctuation and quotes; strips leading elided
     words (``l'``, ``d'``, ``qu'``), lower-case articles and titles (``M.``,
-    ``Mme``, ``président``…). A title followed by a lower-case word is an office
-    or a description, not a name ("ministre de l'Intérieur", "président
-    tanzanien"): dropped, except a person's particle ("général de Gaulle";
-    ``label`` is spaCy's). Also dropped: one character, no letter, function
-    words only ("Il", "L'", "Les", but not the acronym "CE"), and spans of more
+    ``Mme``, ``président``…); on a person, lower-case words other than particles
+    ("chinois Xi Jinping", but "de Villiers", "al-Assad"); on a place, the kind
+    of place ("région Nouvelle-Aquitaine", "province du Khyber"). A title
+    followed by a lower-case word is an office or a description, not a name
+    ("ministre de l'Intérieur", "président tanzanien"): dropped, except a
+    person's particle ("général de Gaulle"; ``label`` is spaCy's). Also
+    dropped: one character, no letter, function words only ("Il", "L'", "Les",
+    but not the acronym "CE"), a Roman numeral alone ("II"), and spans of more
     than eight words not counting function words (a clause, not a name).
     """
     words = _LEADING_JUNK.sub("", text.strip().split("\n")[0]).split()
@@ -223,6 +327,10 @@ def _clean_span(text: str, label: str = "") -> str | None:
             words = [w for w in [_ELISION.sub("", first), *words[1:]] if w]
         elif first in _ARTICLES and not (label == "PER" and first in _PARTICLES):
             words = words[1:]
+        elif label == "PER" and first[:1].islower() and not _is_particle(first):
+            words = words[1:]
+        elif label == "LOC" and low in _PLACE_KINDS and len(words) > 1:
+            words = words[1:]
         else:
             break
     if titled and words and not words[0][:1].isupper():
@@ -236,7 +344,17 @@ def _clean_span(text: str, label: str = "") -> str | None:
     content = [t for t in _WORD_SPLIT.split(name.lower()) if t and t not in _FUNCTION_WORDS]
     if len(name) < 2 or not any(map(str.isalpha, name)) or len(content) > _MAX_WORDS:
         return None
+    if _ROMAN.match(name):  # "II", "XIV": a numeral left alone, not a name
+        return None
     return name if content or name.isupper() else None
+
+
+def _is_particle(word: str) -> bool:
+    """A lower-case word that can open a person's name: ``de``, ``van``, ``al-Assad``."""
+    low = word.lower()
+    return low in _NAME_PARTICLES or any(
+        low.startswith(p) and len(low) > len(p) for p in ("al-", "el-", "d'", "d’")
+    )
 
 
 def _resolve(mentions: list[tuple[str, str]]) -> tuple[Entity, ...]:
@@ -246,18 +364,16 @@ def _resolve(mentions: list[tuple[str, str]]) -> tuple[Entity, ...]:
     for the longer person name it ends or starts (``Vladimir Poutine``, ``Kim Jong
     Un``), the most mentioned if several (:func:`_longer_name`); a lone surname
     the model labelled otherwise (``Macron`` as a place) becomes the person.
-    ``La France`` joins ``France``. Each key keeps its majority type, and the name
-    shown is the most frequent spelling of the full name itself.
+    Keys leave out leading articles (``La France`` joins ``France``), then the
+    alias table gives each entity its one key (``Putin`` and ``Poutine`` meet):
+    see :mod:`searchkit.aliases`. An entity takes the type the alias table gives
+    it, else the majority of its mentions; the name shown is the most frequent
+    spelling of the full name itself.
     """
-    found = _split_glued([(t, k, n) for t, n in mentions if (k := entity_key(n))])
-    keys = {k for _, k, _ in found}
-    # a capitalised article at a sentence start is not part of the name
-    found = [
-        (t, _ARTICLE_PREFIX.sub("", k) if _ARTICLE_PREFIX.sub("", k) in keys else k, k, n)
-        for t, k, n in found
-    ]
+    keyed = [(t, k, n) for t, n in mentions if (k := base_key(entity_key(n)))]
+    found = _split_glued(keyed)
     votes: dict[str, Counter[str]] = {}
-    for etype, key, _, _ in found:
+    for etype, key, _ in found:
         votes.setdefault(key, Counter())[etype] += 1
     major = {key: c.most_common(1)[0][0] for key, c in votes.items()}
     size = {key: c.total() for key, c in votes.items()}
@@ -268,16 +384,19 @@ def _resolve(mentions: list[tuple[str, str]]) -> tuple[Entity, ...]:
         final[key] = key
         while longer[final[key]] != final[key]:  # ends: each step adds words
             final[key] = longer[final[key]]
+    types: dict[str, Counter[str]] = {}
     names: dict[str, Counter[str]] = {}
-    for _, key, original, name in found:
-        names.setdefault(final[key], Counter())
-        names[final[key]][name if original == final[key] else ""] += 1
+    for _, key, name in found:
+        entity = canonical_key(final[key])
+        types.setdefault(entity, Counter())[major[final[key]]] += 1
+        names.setdefault(entity, Counter())[name if key == final[key] else ""] += 1
     entities = []
     for key, spellings in names.items():
         shown = [n for n, _ in spellings.most_common() if n] or [
-            n for _, k, _, n in found if final[k] == key
+            n for _, k, n in found if canonical_key(final[k]) == key
         ]
-        entities.append(Entity(major[key], key, shown[0], spellings.total()))
+        etype = curated_type(key) or types[key].most_common(1)[0][0]
+        entities.append(Entity(etype, key, shown[0], spellings.total()))
     return tuple(sorted(entities, key=lambda e: (-e.count, e.key)))
 
 

@@ -68,16 +68,14 @@ def display_name(searcher: Searcher, field: str, key: str) -> str:
 
 
 def top_entities(searcher: Searcher, field: str, top: int = 20) -> list[FacetCount]:
-    """The entities of one type mentioned by the most articles in the whole index."""
-    reader = searcher.reader()
-    if field not in reader.indexed_field_names():
-        return []
-    counts = [(_text(term), info.doc_frequency()) for term, info in reader.iter_field(field)]
-    # The lexicon also holds deleted documents' terms: recount the best candidates exactly.
-    counts.sort(key=lambda kv: (-kv[1], kv[0]))
-    exact = [
-        (k, len(list(searcher.docs_for_query(wq.Term(field, k))))) for k, _ in counts[: top * 3]
+    """The entities of one type mentioned by the most articles in the whole index.
+
+    Each entity once, under its type by majority across the archive (or the alias
+    table's), counted over every article that mentions it, with its other spellings.
+    """
+    from .aliases import archive_entities
+
+    return [
+        FacetCount(e.key, e.name, e.count, e.variants)
+        for e in archive_entities(searcher, field, top)
     ]
-    exact = [kv for kv in exact if kv[1] > 0]
-    exact.sort(key=lambda kv: (-kv[1], kv[0]))
-    return [FacetCount(k, display_name(searcher, field, k), n) for k, n in exact[:top]]

@@ -26,6 +26,7 @@ from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, FileIndex
 
 from . import schema as sc
+from .aliases import aliases_version
 from .analysis import ANALYSIS_VERSION
 from .dates import day_number
 from .errors import (
@@ -87,6 +88,7 @@ def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
     if (
         meta.get("schema_version") != sc.SCHEMA_VERSION
         or meta.get("analysis_version") != ANALYSIS_VERSION
+        or meta.get("aliases_version", aliases_version()) != aliases_version()
     ):
         raise IndexVersionError(
             f"{path}/: written by another version of searchkit (schema "
@@ -154,7 +156,8 @@ def article_document(article: Article, skip_fields: Iterable[str] = ()) -> dict[
     doc[sc.ENTITIES] = json.dumps(by_type, ensure_ascii=False) if by_type else ""
     payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
     doc[sc.FINGERPRINT] = hashlib.blake2b(
-        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{payload}".encode(), digest_size=12
+        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{aliases_version()}/{payload}".encode(),
+        digest_size=12,
     ).hexdigest()
     return {k: v for k, v in doc.items() if v != "" or k in (sc.ID, sc.BODY)}
 
@@ -305,6 +308,7 @@ def _record_meta(ix: FileIndex, index_dir: Path, sources: Iterable[str]) -> None
         {
             "schema_version": sc.SCHEMA_VERSION,
             "analysis_version": ANALYSIS_VERSION,
+            "aliases_version": aliases_version(),
             "articles": count,
             "sources": known,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -112,6 +112,7 @@ class FacetCount:
     key: str
     name: str
     count: int
+    variants: tuple[str, ...] = ()  # other spellings, for searchkit entities
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ def render_entities(entities: dict[str, list[FacetCount]]) -> str:
     for etype, values in entities.items():
         lines.append(click.style(etype, bold=True))
         for f in values:
-            lines.append(f"  {f.count:>6}  {f.name}  [{f.key}]")
+            also = f"  (also {', '.join(f.variants)})" if f.variants else ""
+            lines.append(f"  {f.count:>6}  {f.name}  [{f.key}]{also}")
         if not values:
             lines.append("  (none)")
     return "\n".join(lines)
@@ -168,7 +169,10 @@ def render_entities(entities: dict[str, list[FacetCount]]) -> str:
 
 def entities_dict(entities: dict[str, list[FacetCount]]) -> dict[str, Any]:
     return {
-        etype: [{"key": f.key, "name": f.name, "articles": f.count} for f in values]
+        etype: [
+            {"key": f.key, "name": f.name, "articles": f.count, "variants": list(f.variants)}
+            for f in values
+        ]
         for etype, values in entities.items()
     }
 

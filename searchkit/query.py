@@ -13,6 +13,7 @@ Filters are ``Query`` objects built here, never strings pasted into the query.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from whoosh import query as wq
 from whoosh.fields import Schema
@@ -27,7 +28,8 @@ from whoosh.qparser import (
 from whoosh.qparser.common import QueryParserError
 
 from . import schema as sc
-from .analysis import analyze, entity_key
+from .aliases import canonical_key, entity_terms
+from .analysis import analyze
 from .dates import day_number
 from .errors import QueryError
 from .model import DateSpan
@@ -145,17 +147,29 @@ def query_words(text: str) -> int:
     return len(analyze(text, "text"))
 
 
-def entity_filter(entity_type: str | None, name: str) -> wq.Query:
-    """Articles mentioning the entity; ``entity_type`` None matches any type."""
-    key = entity_key(name)
-    if not key:
-        raise QueryError(f"empty entity name {name!r}")
-    if entity_type is None:
-        return wq.Or([wq.Term(t, key) for t in ENTITY_OPTION_TYPES])
-    if entity_type not in ENTITY_OPTION_TYPES:
+def entity_filter(entity_type: str | None, name: str, reader: Any = None) -> wq.Query:
+    """Articles mentioning the entity; ``entity_type`` None matches any type.
+
+    The name gets the index's own key (``aliases.canonical_key``: ``Vladimir
+    Putin`` and ``Poutine`` both give ``vladimir poutine``). Given the index's
+    ``reader``, the filter is decided on the archive (``aliases.entity_terms``):
+    a surname also finds the full names that end with it, and a name most
+    articles give the requested type is matched whatever type one article gave it.
+    """
+    if entity_type is not None and entity_type not in ENTITY_OPTION_TYPES:
         raise QueryError(
             f"unknown entity type {entity_type!r}; choose from {', '.join(ENTITY_OPTION_TYPES)}"
         )
+    key = canonical_key(name)
+    if not key:
+        raise QueryError(f"empty entity name {name!r}")
+    if reader is not None:
+        terms = entity_terms(reader, entity_type, name) or [
+            (t, key) for t in ((entity_type,) if entity_type else ENTITY_OPTION_TYPES)
+        ]
+        return wq.Or([wq.Term(f, k) for f, k in terms]) if len(terms) > 1 else wq.Term(*terms[0])
+    if entity_type is None:
+        return wq.Or([wq.Term(t, key) for t in ENTITY_OPTION_TYPES])
     return wq.Term(entity_type, key)
 
 

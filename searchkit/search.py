@@ -20,6 +20,7 @@ from whoosh import scoring
 from whoosh.searching import Searcher
 
 from . import schema as sc
+from .aliases import relaxed_types
 from .analysis import analyze
 from .errors import QueryError
 from .facets import collect_facets, facet_spec, top_entities
@@ -85,15 +86,20 @@ class SearchIndex:
             raise QueryError("--limit and --page must be at least 1")
         self._searcher = self._searcher.refresh()
         schema = self._ix.schema
-        filters = [entity_filter(sc.PERSON, n) for n in persons]
-        filters += [entity_filter(sc.ORG, n) for n in orgs]
-        filters += [entity_filter(sc.PLACE, n) for n in places]
-        filters += [entity_filter(None, n) for n in entities]
+        reader = self._searcher.reader()
+        typed = [(sc.PERSON, n) for n in persons] + [(sc.ORG, n) for n in orgs]
+        typed += [(sc.PLACE, n) for n in places]
+        filters = [entity_filter(t, n, reader) for t, n in typed]
+        filters += [entity_filter(None, n, reader) for n in entities]
         dates = date_filter(date_from, date_to)
         if dates is not None:
             filters.append(dates)
         filter_q = wq.And(filters) if len(filters) > 1 else (filters[0] if filters else None)
-        notices: list[str] = []
+        notices: list[str] = [
+            f"no {t} named {n!r} in the index; matching it as {', '.join(other)}"
+            for t, n in typed
+            if (other := relaxed_types(reader, t, n))
+        ]
         if date_from and date_to and date_from.start > date_to.end:
             notices.append(f"--from {date_from} is after --to {date_to}: no date can match")
         ranking = self.ranking

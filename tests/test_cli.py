@@ -101,7 +101,7 @@ def test_analyze(runner):
         terms["text"]
         == json.loads(runner.invoke(cli, ["analyze", "elysee", "--json"]).stdout)["text"]
     )
-    assert terms["entity"] == ["l elysee"]
+    assert terms["entity"] == ["elysee"]
 
 
 def test_missing_index_is_one_line_error(runner, tmp_path):

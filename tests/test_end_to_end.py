@@ -79,8 +79,9 @@ def test_seed_found(ix, args):
 
 
 def test_short_mentions_resolve_to_full_names(ix):
-    doc = run(ix, "", "--person", "Poutine")
-    assert seed_rank(doc) is None  # "Poutine" alone resolved to vladimir poutine
+    # issue 4: "Poutine" finds Vladimir Poutine, as "Vladimir Putin" does
+    assert seed_rank(run(ix, "", "--person", "Poutine")) is not None
+    assert seed_rank(run(ix, "", "--person", "Vladimir Putin")) is not None
     entities = (
         CliRunner()
         .invoke(cli, ["entities", "--type", "person", "--json", "--index", str(ix)])

@@ -21,6 +21,8 @@ from searchkit.entities import (
     _clean_span,
     _model_text,
     _resolve,
+    _shouted_runs,
+    doc_mentions,
     extract_entities,
     load_model,
 )
@@ -208,6 +210,23 @@ CLEAN_CASES = [
     ("2016\n\nPartager", "MISC", None),
     ("« 1:10.65 »", "MISC", None),
     ("Le Système solaire compterait neuf planètes et non huit selon des chercheurs", "MISC", None),
+    # a person's name opens with a capital or a particle; other lower-case words go
+    ("chinois Xi Jinping", "PER", "Xi Jinping"),
+    ("soutenir François Fillon", "PER", "François Fillon"),
+    ("de Villiers", "PER", "de Villiers"),
+    ("al-Assad", "PER", "al-Assad"),
+    ("van Gogh", "PER", "van Gogh"),
+    ("ayatollah Ali Khamenei", "PER", "Ali Khamenei"),
+    ("Me Eric Dupond-Moretti", "PER", "Eric Dupond-Moretti"),
+    ("armée syrienne", "ORG", "armée syrienne"),  # only persons lose lower-case words
+    # the kind of place is not its name
+    ("région Nouvelle-Aquitaine", "LOC", "Nouvelle-Aquitaine"),
+    ("province du Khyber Pakhtunkhwa", "LOC", "Khyber Pakhtunkhwa"),
+    ("Région", "LOC", "Région"),
+    # a Roman numeral alone
+    ("II", "MISC", None),
+    ("XIV", "PER", None),
+    ("Jean-Paul II", "PER", "Jean-Paul II"),
 ]
 
 
@@ -305,9 +324,94 @@ def test_a_full_name_next_to_its_parts_stays_whole() -> None:
     assert _resolve(mentions) == (Entity("person", "emmanuel macron", "Emmanuel Macron", 3),)
 
 
+def test_spellings_of_one_entity_meet_through_the_alias_table() -> None:
+    mentions = [("person", "Vladimir Putin"), ("person", "Vladimir Poutine")]
+    mentions += [("person", "Putin"), ("person", "Vladimir Putin")]
+    assert _resolve(mentions) == (Entity("person", "vladimir poutine", "Vladimir Putin", 4),)
+
+
+def test_a_surname_alone_takes_the_alias_key() -> None:
+    """An article that writes only "Poutine" is still filed under the full name."""
+    assert _resolve([("person", "Poutine")] * 2) == (
+        Entity("person", "vladimir poutine", "Poutine", 2),
+    )
+
+
+def test_curated_type_wins_over_the_model() -> None:
+    mentions = [("place", "Maison Blanche"), ("place", "Maison-Blanche"), ("org", "RPDC")]
+    assert _resolve(mentions) == (
+        Entity("org", "maison blanche", "Maison Blanche", 2),
+        Entity("place", "coree du nord", "RPDC", 1),
+    )
+
+
+def test_keys_leave_out_leading_articles_names_keep_them() -> None:
+    mentions = [("org", "Le Canard enchaîné"), ("person", "Le Pen"), ("place", "La Havane")]
+    assert {(e.key, e.name) for e in _resolve(mentions)} == {
+        ("canard enchaine", "Le Canard enchaîné"),
+        ("pen", "Le Pen"),
+        ("havane", "La Havane"),
+    }
+
+
 def test_sorted_by_count_then_key_and_empty_keys_dropped() -> None:
     mentions = [("place", "Lyon"), ("org", "«»"), ("place", "Berlin"), ("place", "Lyon")]
     assert [(e.key, e.count) for e in _resolve(mentions)] == [("lyon", 2), ("berlin", 1)]
+
+
+# --- mentions of a processed text: curated names, runs of capitals (no model needed) -------
+
+
+class _Span:
+    def __init__(self, text: str, label: str, start: int) -> None:
+        self.text, self.label_, self.start_char, self.end_char = (
+            text,
+            label,
+            start,
+            start + len(text),
+        )
+
+
+class _Doc:
+    """What doc_mentions reads of a spaCy Doc: its text and labelled spans."""
+
+    def __init__(self, text: str, *spans: tuple[str, str]) -> None:
+        self.text = text
+        self.ents = [_Span(t, label, text.index(t)) for t, label in spans]
+
+
+def test_a_curated_name_replaces_the_model_span_cut_inside_it() -> None:
+    doc = _Doc("Les combattants de l'Etat islamique ont fui.", ("Etat", "LOC"))
+    assert doc_mentions(doc) == [("org", "Etat islamique", 21, 35)]
+
+
+def test_a_longer_model_span_holding_a_curated_name_is_kept() -> None:
+    name = "Haut-Commissariat des Nations unies aux droits de l'homme"
+    doc = _Doc(f"Le {name} proteste.", (name, "ORG"))
+    assert [m[1] for m in doc_mentions(doc)] == [name]
+
+
+def test_curated_names_match_case_but_not_accents() -> None:
+    doc = _Doc("La Maison Blanche et la maison blanche, la RPDC.", ("RPDC", "ORG"))
+    assert [(t, n) for t, n, _, _ in doc_mentions(doc)] == [
+        ("org", "Maison Blanche"),
+        ("place", "RPDC"),  # the curated type
+    ]
+
+
+def test_names_in_a_run_of_capitals_need_the_article_to_confirm_them() -> None:
+    text = "NOUVELLES ÉTRANGÈRES. Le roi est à Lisbonne. LA SÉCURITÉ DE LISBONNE EST EN JEU"
+    doc = _Doc(text, ("NOUVELLES ÉTRANGÈRES", "ORG"), ("Lisbonne", "LOC"), ("LISBONNE", "LOC"))
+    assert [n for _, n, _, _ in doc_mentions(doc)] == ["Lisbonne", "LISBONNE"]
+    assert [text[s:e] for s, e in _shouted_runs(text)] == [
+        "NOUVELLES ÉTRANGÈRES.",
+        "LA SÉCURITÉ DE LISBONNE EST EN JEU",
+    ]
+
+
+def test_acronyms_are_not_runs_of_capitals() -> None:
+    text = "La CGT et la CFDT. KIM JONG UN à Paris, l'ONU à New York."
+    assert [text[s:e] for s, e in _shouted_runs(text)] == ["KIM JONG UN"]
 
 
 # --- one bad article does not stop the run (small blank pipeline, no model needed) ---------

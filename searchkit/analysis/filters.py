@@ -19,7 +19,6 @@ from unidecode import unidecode
 from whoosh.analysis import Filter, StopFilter, Token
 
 from .french import ELIDED, ELISION_EXCEPTIONS, STOP_WORDS
-from .keys import entity_key
 from .stemmer import stem
 
 # ' ’ ʼ ‘ ´ ` all mean an apostrophe inside a French word; the chain compares one.
@@ -211,7 +210,9 @@ class EntityKeyFilter(Filter):
     """
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        from ..aliases import canonical_key  # the archive-wide key; imported late: no cycle
+
         for t in tokens:
-            t.text = entity_key(t.text)
+            t.text = canonical_key(t.text)
             if t.text:
                 yield t
