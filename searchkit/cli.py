@@ -79,7 +79,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @index_option
 @click.option("--rebuild", is_flag=True, help="Start a new index instead of updating this one.")
 @click.option("--no-entities", is_flag=True, help="Skip named-entity extraction (much faster).")

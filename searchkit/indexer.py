@@ -82,7 +82,7 @@ def _write_meta(index_dir: Path, meta: dict[str, Any]) -> None:
 def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
     """Open an existing index for reading, refusing one written by other versions."""
     path = Path(index_dir)
-    if not path.is_dir() or not whoosh_index.exists_in(str(path)):
+    if not path.is_dir() or not _exists(path):
         raise IndexMissingError(f'{path}/: no index here; run "searchkit index corpus/" first')
     meta = read_meta(path)
     if (
@@ -96,10 +96,24 @@ def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
             f"reads {sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}); re-index with "
             f'"searchkit index CORPUS --rebuild --index {path}"'
         )
-    try:
-        return whoosh_index.open_dir(str(path))
-    except (EmptyIndexError, OSError, ValueError) as exc:
-        raise IndexMissingError(f"{path}/: cannot open the index ({exc}); re-index it") from exc
+    # A commit replaces the table of contents while we list the folder: retry briefly.
+    for attempt in range(5):
+        try:
+            return whoosh_index.open_dir(str(path))
+        except FileNotFoundError:
+            time.sleep(0.05 * (attempt + 1))
+        except (EmptyIndexError, OSError, ValueError) as exc:
+            raise IndexMissingError(f"{path}/: cannot open the index ({exc}); re-index it") from exc
+    raise IndexMissingError(f"{path}/: the index kept changing while opening it; try again")
+
+
+def _exists(path: Path) -> bool:
+    for _ in range(5):
+        try:
+            return whoosh_index.exists_in(str(path))
+        except FileNotFoundError:  # a commit swapped the TOC during the listing
+            time.sleep(0.05)
+    return whoosh_index.exists_in(str(path))
 
 
 @contextmanager
@@ -185,6 +199,12 @@ def _prepare_dir(index_dir: Path, rebuild: bool) -> tuple[Path, bool]:
 def _open_or_create(path: Path) -> FileIndex:
     if whoosh_index.exists_in(str(path)):
         return open_index(path)
+    # The metadata goes first: a run killed before its first commit must leave an index
+    # that the next run reopens, not one refused as "written by another version".
+    meta = read_meta(path)
+    meta.update({"schema_version": sc.SCHEMA_VERSION, "analysis_version": ANALYSIS_VERSION})
+    meta.setdefault("articles", 0)
+    _write_meta(path, meta)
     return whoosh_index.create_in(str(path), sc.build_schema())
 
 
@@ -375,7 +395,7 @@ def index_corpus(
 
         model = load_model()  # fails now, with install advice, rather than mid-run
         stream = extract_entities(stream, n_process=max(1, jobs), model=model)
-    sources = [str(Path(p).resolve()) for p in paths]
+    sources = [os.path.realpath(p) for p in paths]  # resolve() raises on a link loop
     return index_articles(
         stream,
         index_dir,

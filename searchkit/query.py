@@ -12,6 +12,7 @@ Filters are ``Query`` objects built here, never strings pasted into the query.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,6 @@ from whoosh.qparser import (
     QueryParser,
     SingleQuotePlugin,
 )
-from whoosh.qparser.common import QueryParserError
 
 from . import schema as sc
 from .aliases import canonical_key, entity_terms
@@ -61,6 +61,10 @@ FIELD_ALIASES = {
     sc.ORG: ["organisation"],
 }
 ENTITY_OPTION_TYPES = (sc.PERSON, sc.ORG, sc.PLACE, sc.MISC)
+SEARCHABLE_FIELDS = (sc.TITLE, sc.LEAD, sc.BODY, sc.EXACT, *ENTITY_OPTION_TYPES)
+FIELD_ALIAS_OF = {alias: field for field, aliases in FIELD_ALIASES.items() for alias in aliases}
+MAX_QUERY_CHARS = 1000
+_FIELD_PREFIX = re.compile(r"(?:^|[\s(])([A-Za-z_]+):")
 
 
 _PARSERS: dict[tuple[int, bool, tuple[tuple[str, float], ...]], tuple[Schema, QueryParser]] = {}
@@ -98,14 +102,32 @@ def parse_query(
     text = _clean(text)
     if not text:
         return wq.Every()
+    if len(text) > MAX_QUERY_CHARS:
+        # Whoosh's tagger works in time quadratic in a word's length: bound the input.
+        raise QueryError(
+            f"the query is {len(text)} characters long; at most {MAX_QUERY_CHARS} are "
+            "searched: keep its most telling words"
+        )
+    _check_fields(text, schema)
     try:
         q = _parser(schema, conjunctive, boosts).parse(text)
-    except (QueryParserError, ValueError, TypeError) as exc:
+    except Exception as exc:  # Whoosh's parser raises IndexError and bare Exceptions too
         raise QueryError(
-            f"cannot parse the query {text[:60]!r}: {exc}; "
+            f"cannot parse the query {text[:60]!r} ({type(exc).__name__}: {exc}); "
             'put words in "double quotes" to search them literally'
         ) from exc
     return _route_to_exact(q).normalize()
+
+
+def _check_fields(text: str, schema: Schema) -> None:
+    """Refuse ``field:`` prefixes naming stored-only or internal fields, with the list."""
+    for name in _FIELD_PREFIX.findall(text):
+        field = FIELD_ALIAS_OF.get(name.lower(), name.lower())
+        if field in schema and field not in SEARCHABLE_FIELDS:
+            raise QueryError(
+                f"the field {name!r} cannot be searched; searchable fields: "
+                f"{', '.join(SEARCHABLE_FIELDS)} (dates: use --from/--to)"
+            )
 
 
 def _clean(text: str) -> str:
@@ -114,10 +136,15 @@ def _clean(text: str) -> str:
 
 
 def _route_to_exact(q: wq.Query) -> wq.Query:
-    if isinstance(q, (wq.Prefix, wq.Wildcard)) and q.fieldname in FIELD_BOOSTS:
+    if isinstance(q, wq.Every):
+        return wq.Every()  # `*` or `title:*`: every article, not every posting of a field
+    if isinstance(q, (wq.Prefix, wq.Wildcard)) and q.fieldname in (*FIELD_BOOSTS, sc.EXACT):
         pattern = _normalise_pattern(q.text)
-        if not pattern.strip("*?"):
-            return wq.NullQuery
+        if len(pattern.replace("*", "").replace("?", "")) < 2:
+            # `*`, `?*`, `a*`: a walk over the whole vocabulary, for no useful answer
+            raise QueryError(
+                f"the pattern {q.text!r} is too short: give at least two letters before * or ?"
+            )
         if isinstance(q, wq.Prefix) or pattern.rstrip("*").count("*") + pattern.count("?") == 0:
             return wq.Prefix(sc.EXACT, pattern.rstrip("*"))
         return wq.Wildcard(sc.EXACT, pattern)

@@ -204,7 +204,7 @@ class SearchIndex:
             "undated": count - len(days),
             "first_date": _format_day(days[0]) if days else None,
             "last_date": _format_day(days[-1]) if days else None,
-            "size_bytes": sum(e.stat().st_size for e in os.scandir(path) if e.is_file()),
+            "size_bytes": _folder_size(path),
             "schema_version": meta.get("schema_version"),
             "analysis_version": meta.get("analysis_version"),
             "sources": meta.get("sources", []),
@@ -259,6 +259,18 @@ def _stored_article(stored: dict[str, Any]) -> dict[str, Any]:
         "origin": stored.get(sc.ORIGIN, ""),
         "entities": entity_names(stored.get(sc.ENTITIES)),
     }
+
+
+def _folder_size(path: Path) -> int:
+    """Bytes of the index files; a file a concurrent commit deleted meanwhile counts 0."""
+    total = 0
+    for entry in os.scandir(path):
+        try:
+            if entry.is_file():
+                total += entry.stat().st_size
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def _format_day(n: int) -> str:

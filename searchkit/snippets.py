@@ -18,6 +18,7 @@ from whoosh import highlight
 from .analysis import text_analyzer
 
 SNIPPET_CHARS = 240
+SNIPPET_SCAN_CHARS = 100_000  # passages come from the first 100k characters of an article
 _ANALYZER = text_analyzer()
 
 
@@ -87,7 +88,7 @@ def make_snippet(
         # Two passages of about two thirds of ``chars`` each: enough context around
         # the matches without printing half the article.
         fragmenter = highlight.ContextFragmenter(
-            maxchars=chars * 2 // 3, surround=chars // 5, charlimit=None
+            maxchars=chars * 2 // 3, surround=chars // 5, charlimit=SNIPPET_SCAN_CHARS
         )
         snippet = highlight.highlight(
             text, termset, _ANALYZER, fragmenter, SpanFormatter(), top=top
