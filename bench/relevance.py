@@ -1,0 +1,1131 @@
+"""Relevance benchmark (issue 3): searchkit against two baselines on French news search tasks.
+
+What it measures, per task and per system: MRR@10, success@1, success@10 and nDCG@10
+(binary relevance, the definitions of ``/work/shared/anchors/eval_run.py``) and the
+p50/p95 wall-clock time of one query. searchkit is timed with snippets, as a user gets
+its results, and again without them.
+
+Tasks (data in ``../shared/data``, read in place):
+
+* ``abstract``: OrangeSum abstract -> article (``A*`` queries of
+  ``orangesum/knownitem_queries.jsonl``, ~40 words each, one relevant article).
+  Title and body are indexed, never the abstract. Main metric MRR@10.
+* ``title``: OrangeSum title -> article (``T*`` queries). Body only. Main metric MRR@10.
+* ``wikinews``: ``wikinews-fr-100`` keyphrase sets (831 queries, 100 articles; title,
+  lead and body indexed, the lead joined to the body for the baselines). Main metric
+  nDCG@10.
+
+Systems:
+
+* ``searchkit``: ``SearchIndex(dir, ranking=...)`` and ``.search(q, limit=10)``, the raw
+  query text as a user would type it; index built with ``index_corpus(entities=False)``.
+  ``--variants`` adds ranking experiments (``VARIANTS`` below; ``default`` is the
+  engine as it is).
+* ``whoosh``: stock Whoosh 2.7.4, ``LanguageAnalyzer("fr")`` on title and body TEXT
+  fields, default ``BM25F()``, ``MultifieldParser`` with ``fieldboosts={"title": 2}``
+  and a plain ``OrGroup`` (no coordination bonus); the query is its words, lowercased,
+  punctuation and query syntax dropped.
+* ``fts5``: SQLite FTS5 (stdlib ``sqlite3``), ``tokenize="unicode61 remove_diacritics 2"``,
+  contentless table, ranked by ``bm25(fts, 2.0, 1.0)`` (title weighted 2); the query is
+  its words ORed, elided articles (``l'``, ``qu'``...) and a short French stop list dropped.
+
+Each system is warmed up with a few untimed queries, then timed one query at a time.
+The load average is printed with the timings: the machine may be shared.
+
+Run (from the repository root)::
+
+    .venv/bin/python bench/relevance.py --reuse           # full: 3 tasks, all queries
+    .venv/bin/python bench/relevance.py --reuse --sample 200 --tasks abstract,title \\
+        --systems searchkit --variants default,or-long --no-save   # quick iteration
+
+Indexes go to a fresh temporary folder that is removed at the end, or with ``--reuse``
+to ``--work`` (default ``/tmp/searchkit-relevance``), where complete indexes are kept
+and reused. A full run prints a markdown table and replaces the generated part of the
+"Ranking (issue 3)" section of ``bench/RESULTS.md`` (``--no-save`` leaves it alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import heapq
+import json
+import math
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from whoosh import fields as wf  # noqa: E402
+from whoosh import index as whoosh_index  # noqa: E402
+from whoosh import query as wq  # noqa: E402
+from whoosh import scoring  # noqa: E402
+from whoosh.analysis import LanguageAnalyzer  # noqa: E402
+from whoosh.qparser import MultifieldParser, OrGroup  # noqa: E402
+
+import searchkit  # noqa: E402
+from searchkit import schema as sc  # noqa: E402
+from searchkit.analysis import analyze  # noqa: E402
+from searchkit.errors import SearchkitError  # noqa: E402
+from searchkit.query import Ranking, parse_query, query_words  # noqa: E402
+
+K = 10
+WARMUP_QUERIES = 20
+RESULTS_MD = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Ranking (issue 3)"
+BEGIN, END = "<!-- relevance.py: begin -->", "<!-- relevance.py: end -->"
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    corpus: str  # path relative to the data folder
+    queries: str
+    qrels: str
+    qid_prefix: str
+    skip: tuple[str, ...]  # searchkit text fields left out of the index
+    main: str  # main metric
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Text fields the baselines index (the lead, when kept, goes with the body)."""
+        return tuple(f for f in ("title", "body") if f not in self.skip)
+
+    @property
+    def lead_in_body(self) -> bool:
+        return "lead" not in self.skip
+
+
+TASKS = {
+    "abstract": Task(
+        "abstract",
+        "orangesum/articles.jsonl.gz",
+        "orangesum/knownitem_queries.jsonl",
+        "orangesum/knownitem_qrels.tsv",
+        "A",
+        ("lead",),
+        "mrr@10",
+    ),
+    "title": Task(
+        "title",
+        "orangesum/articles.jsonl.gz",
+        "orangesum/knownitem_queries.jsonl",
+        "orangesum/knownitem_qrels.tsv",
+        "T",
+        ("title", "lead"),
+        "mrr@10",
+    ),
+    "wikinews": Task(
+        "wikinews",
+        "wikinews-fr-100/articles.jsonl",
+        "wikinews-fr-100/keyphrase_queries.jsonl",
+        "wikinews-fr-100/keyphrase_qrels.tsv",
+        "K",
+        (),
+        "ndcg@10",
+    ),
+}
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def read_queries(data: Path, task: Task) -> list[tuple[str, str]]:
+    rows = read_jsonl(data / task.queries)
+    return [(r["qid"], r["query"]) for r in rows if r["qid"].startswith(task.qid_prefix)]
+
+
+def read_qrels(data: Path, task: Task) -> dict[str, set[str]]:
+    rel: dict[str, set[str]] = {}
+    with open(data / task.qrels, encoding="utf-8") as fh:
+        for line in fh:
+            p = line.split()
+            if len(p) >= 4 and int(p[3]) > 0 and p[0].startswith(task.qid_prefix):
+                rel.setdefault(p[0], set()).add(p[2])
+    return rel
+
+
+def baseline_docs(data: Path, task: Task) -> Iterator[dict[str, str]]:
+    """The corpus as the baselines index it: id, title, body (lead first when kept)."""
+    for r in read_jsonl(data / task.corpus):
+        body = r.get("body") or ""
+        if task.lead_in_body and r.get("abstract"):
+            body = r["abstract"] + "\n\n" + body
+        doc = {"id": str(r["id"]), "body": body}
+        if "title" in task.fields:
+            doc["title"] = r.get("title") or ""
+        yield doc
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def evaluate(run: dict[str, list[str]], qrels: dict[str, set[str]]) -> dict[str, float]:
+    """MRR@10, success@1/@10, binary nDCG@10 over the judged queries (eval_run.py's)."""
+    mrr = s1 = s10 = ndcg = 0.0
+    for qid, relevant in qrels.items():
+        ranked = run.get(qid, [])[:K]
+        rr = dcg = 0.0
+        for i, doc in enumerate(ranked, 1):
+            if doc in relevant:
+                if rr == 0.0:
+                    rr = 1.0 / i
+                dcg += 1.0 / math.log2(i + 1)
+        idcg = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(relevant), K) + 1))
+        mrr += rr
+        s1 += 1.0 if rr == 1.0 else 0.0
+        s10 += 1.0 if rr > 0 else 0.0
+        ndcg += dcg / idcg if idcg else 0.0
+    n = len(qrels) or 1
+    return {"mrr@10": mrr / n, "s@1": s1 / n, "s@10": s10 / n, "ndcg@10": ndcg / n}
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def timed(
+    queries: list[tuple[str, str]], run_one: Callable[[str], list[str]], budget: float = 0.0
+) -> tuple[dict[str, list[str]], list[float], tuple[float, float]]:
+    """Warm up on a few queries, then run each once, timed; also the load average.
+
+    With a ``budget`` (seconds, 0: none), the queries left when it is spent are skipped.
+    """
+    for _qid, text in queries[: min(WARMUP_QUERIES, max(1, len(queries) // 20))]:
+        run_one(text)
+    run: dict[str, list[str]] = {}
+    lat: list[float] = []
+    load0 = os.getloadavg()[0]
+    clock = time.perf_counter
+    start = clock()
+    for qid, text in queries:
+        if budget and clock() - start > budget:
+            break
+        t0 = clock()
+        run[qid] = run_one(text)
+        lat.append((clock() - t0) * 1000.0)
+    return run, lat, (load0, os.getloadavg()[0])
+
+
+# ------------------------------------------------------------------- searchkit side
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One searchkit configuration: a ``Ranking`` plus experiments on the parsed query.
+
+    The experiments are done here, by subclassing, so the engine stays untouched:
+
+    * ``or_above``: a query of more than this many terms skips the AND attempt and
+      runs as OR (0: never, the engine's behaviour);
+    * ``top_terms``: an OR query keeps only its ``top_terms`` rarest words (0: all);
+    * ``max_df``: an OR query drops words found in more than this share of articles;
+    * ``proximity``: boost of optional phrase clauses (adjacent pairs of query
+      words, ``slop`` apart at most) added to multiword queries (0: none);
+    * ``exact_total``: False runs ``searcher.search`` instead of ``search_page``,
+      whose ``ResultsPage`` counts every match in a second pass; the total is then
+      exact when the collector counted it, else Whoosh's estimate (0 stays exact);
+    * ``taat``: bag-of-words queries (bare words, phrases, over title/lead/body) are
+      scored term at a time by :class:`FastScorer`, AND and OR from one pass, with
+      Whoosh's BM25F and coordination bonus; other queries go through Whoosh;
+    * ``bm25f``: with ``taat``, true BM25F: a word's weighted, length-normalised
+      frequencies in title, lead and body are summed before saturation, instead of
+      Whoosh's sum of one saturated BM25 per field;
+    * ``exact_boost``: with ``taat``, the query's words as typed (unstemmed, accents
+      and case folded) also score in the ``exact`` field, with this boost: a bonus
+      for the article that uses the very form typed (``retirés``, ``nouvel``);
+    * ``coord``: with ``taat``, the coordination bonus the engine means to give OR
+      queries (``OrGroup.factory(0.9)``), which ``query._route_to_exact`` drops:
+      ``Query.apply`` rebuilds the ``Or`` without its ``scale``.
+    """
+
+    name: str
+    ranking: Ranking = field(default_factory=Ranking)
+    or_above: int = 0
+    top_terms: int = 0
+    max_df: float = 1.0
+    proximity: float = 0.0
+    slop: int = 2
+    prox_max: int = 12
+    proximity_fields: tuple[str, ...] = (sc.BODY,)
+    exact_total: bool = True
+    taat: bool = False
+    bm25f: bool = False
+    exact_boost: float = 0.0
+    coord: float = 0.0
+
+
+def _boosts(title: float, lead: float, body: float) -> tuple[tuple[str, float], ...]:
+    return ((sc.TITLE, title), (sc.LEAD, lead), (sc.BODY, body))
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in [
+        Variant("default"),
+        Variant("or", Ranking(conjunctive=False)),
+        Variant("or-long", or_above=12),
+        Variant("or-long-top20", or_above=12, top_terms=20),
+        Variant("or-long-top12", or_above=12, top_terms=12),
+        Variant("or-long-top8", or_above=12, top_terms=8),
+        Variant("or-long-df10", or_above=12, max_df=0.10),
+        Variant("or-long-df05", or_above=12, max_df=0.05),
+        Variant("fast", or_above=12, exact_total=False),
+        Variant("fast-top20", or_above=12, top_terms=20, exact_total=False),
+        Variant("fast-top12", or_above=12, top_terms=12, exact_total=False),
+        Variant("fast-top8", or_above=12, top_terms=8, exact_total=False),
+        Variant("fast-top5", or_above=12, top_terms=5, exact_total=False),
+        Variant("t1", Ranking(boosts=_boosts(1.0, 1.0, 1.0))),
+        Variant("t1.5", Ranking(boosts=_boosts(1.5, 1.2, 1.0))),
+        Variant("t3", Ranking(boosts=_boosts(3.0, 2.0, 1.0))),
+        Variant("k0.9b0.4", Ranking(k1=0.9, b=0.4)),
+        Variant("k1.5b0.75", Ranking(k1=1.5, b=0.75)),
+        Variant("k1.2b0.5", Ranking(k1=1.2, b=0.5)),
+        Variant("k1.2b0.9", Ranking(k1=1.2, b=0.9)),
+        Variant("k2b0.75", Ranking(k1=2.0, b=0.75)),
+        Variant("prox", proximity=1.0),
+        Variant("prox-long", or_above=12, proximity=1.0),
+    ]
+}
+
+
+class ExperimentIndex(searchkit.SearchIndex):
+    """``SearchIndex`` with the experiments of a :class:`Variant` (bench only)."""
+
+    def __init__(self, index_dir: Path, variant: Variant) -> None:
+        super().__init__(index_dir, ranking=variant.ranking)
+        self.variant = variant
+        self._base_ranking = variant.ranking
+        self._words = 0
+        self._text = ""
+        self._fast = (
+            FastScorer(
+                variant.ranking,
+                bm25f=variant.bm25f,
+                exact_boost=variant.exact_boost,
+                proximity=variant.proximity,
+                slop=variant.slop,
+                prox_max=variant.prox_max,
+                coord=variant.coord,
+            )
+            if variant.taat
+            else None
+        )
+
+    def search(self, query: str = "", **options: Any) -> Any:
+        v = self.variant
+        self._words = query_words(query)
+        self._text = query
+        if v.or_above and self._words > v.or_above and self._base_ranking.conjunctive:
+            self.ranking = replace(self._base_ranking, conjunctive=False)
+        try:
+            return super().search(query, **options)
+        finally:
+            self.ranking = self._base_ranking
+
+    def _run(
+        self,
+        q: wq.Query,
+        filter_q: wq.Query | None,
+        by_date: bool,
+        limit: int,
+        page: int,
+        facets: bool,
+    ) -> Any:
+        v = self.variant
+        if isinstance(q, wq.Or) and (v.top_terms or v.max_df < 1.0):
+            q = self._prune(q)
+        if v.proximity and self._words > 1 and not v.taat:
+            q = self._add_proximity(q)
+        if self._fast is not None and not (facets or by_date):
+            fast = self._fast.run(self._searcher, self._text, q, filter_q, limit, page)
+            if fast is not None:
+                return fast
+        if v.exact_total or facets or by_date:
+            return super()._run(q, filter_q, by_date, limit, page, facets)
+        results = self._searcher.search(q, limit=page * limit, filter=filter_q)
+        return _QuickPage(results, page, limit)
+
+    def _prune(self, q: wq.Or) -> wq.Query:
+        """Keep the rarest words of a flat OR (all their fields), drop the common ones."""
+        reader = self._searcher.reader()
+        total = max(reader.doc_count_all(), 1)
+        df: dict[str, int] = {}
+        for sub in q.subqueries:
+            if isinstance(sub, wq.Term):
+                n = reader.doc_frequency(sub.fieldname, sub.text)
+                df[sub.text] = max(df.get(sub.text, 0), n)
+        ranked = sorted(df, key=lambda t: df[t])
+        keep = {t for t in ranked if df[t] / total <= self.variant.max_df}
+        if self.variant.top_terms:
+            keep &= set(ranked[: self.variant.top_terms])
+        if not keep:
+            return q
+        subs = [s for s in q.subqueries if not isinstance(s, wq.Term) or s.text in keep]
+        return wq.Or(subs, boost=q.boost, scale=q.scale)
+
+    def _add_proximity(self, q: wq.Query) -> wq.Query:
+        """Optional phrase clauses for adjacent query words: closer words score higher."""
+        words = [t for f, t in sorted(_leaf_terms(q)) if f == sc.BODY]
+        order = _term_order(q)
+        words = sorted(set(words), key=lambda t: order.get(t, 0))
+        if len(words) < 2:
+            return q
+        v = self.variant
+        pairs = [
+            wq.Phrase(fname, [a, b], slop=v.slop, boost=v.proximity)
+            for a, b in zip(words, words[1:], strict=False)
+            for fname in v.proximity_fields
+        ]
+        bonus = wq.Or(pairs)
+        if isinstance(q, wq.Or):
+            return wq.Or([*q.subqueries, bonus], boost=q.boost, scale=q.scale)
+        return wq.AndMaybe(q, bonus)
+
+
+Unit = tuple[str, Any]  # ("t", term) or ("p", (word, word...)): one query word or phrase
+
+
+def _unit(leaf: wq.Query) -> Unit | None:
+    if isinstance(leaf, wq.Term) and leaf.fieldname in sc.TEXT_FIELDS:
+        return ("t", leaf.text)
+    if isinstance(leaf, wq.Phrase) and leaf.fieldname in sc.TEXT_FIELDS:
+        return ("p", tuple(leaf.words))
+    return None
+
+
+def _units(q: wq.Query) -> set[Unit] | None:
+    """The words and phrases of a query made only of them, else None."""
+    leaves = [q] if q.is_leaf() or isinstance(q, wq.Phrase) else None
+    if leaves is None:
+        if not isinstance(q, wq.Or):
+            return None
+        leaves = list(q.subqueries)
+    out = set()
+    for leaf in leaves:
+        u = _unit(leaf)
+        if u is None:
+            return None
+        out.add(u)
+    return out
+
+
+class _FastHit:
+    """What ``SearchIndex._hit`` reads of a Whoosh hit."""
+
+    __slots__ = ("docnum", "score", "_searcher")
+
+    def __init__(self, searcher: Any, docnum: int, score: float) -> None:
+        self._searcher, self.docnum, self.score = searcher, docnum, score
+
+    def fields(self) -> dict[str, Any]:
+        return dict(self._searcher.stored_fields(self.docnum))
+
+
+class _FastPage:
+    def __init__(self, hits: list[_FastHit], total: int) -> None:
+        self.page, self.results, self.total = hits, None, total
+
+
+class FastScorer:
+    """Term-at-a-time scoring of bag-of-words queries, AND and OR from one pass.
+
+    Whoosh scores a long OR document at a time through a binary tree of union
+    matchers, one Python call per posting and level: a 20-word query over 33k
+    articles takes seconds. Here each term's postings are read block by block and
+    added into one dict, with the exact formula of Whoosh's ``BM25F`` (idf
+    ``log(N / (df + 1)) + 1``, per-field BM25 times the field boost, summed) and the
+    optional ``Or(scale=...)`` coordination bonus. Phrases are scored by Whoosh's own matcher
+    and added in. A document matching every word is an AND hit; if there is none,
+    every scored document is an OR hit. Queries with any other structure (NOT,
+    fields, prefixes, explicit operators), and indexes with deletions, return None:
+    the caller runs them through Whoosh.
+    """
+
+    def __init__(
+        self,
+        ranking: Ranking,
+        bm25f: bool = False,
+        exact_boost: float = 0.0,
+        proximity: float = 0.0,
+        slop: int = 1,
+        prox_max: int = 12,
+        coord: float = 0.0,
+    ) -> None:
+        self.k1, self.b = ranking.k1, ranking.b
+        self.coord = coord
+        self.exact_boost = exact_boost
+        self.proximity, self.slop, self.prox_max = proximity, slop, prox_max
+        self.boosts = ranking.boosts
+        self.bm25f = bm25f
+        self._norms: dict[tuple[int, str], list[float]] = {}
+        self._cache: tuple[str, Any] | None = None
+
+    def run(
+        self,
+        searcher: Any,
+        text: str,
+        q: wq.Query,
+        filter_q: wq.Query | None,
+        limit: int,
+        page: int,
+    ) -> _FastPage | None:
+        if searcher.reader().has_deletions():
+            return None
+        scored = self._cache[1] if self._cache and self._cache[0] == text else None
+        if scored is None:
+            scored = self._score(searcher, text, q)
+            self._cache = (text, scored)
+        if scored is False:
+            return None
+        q_or, units, leaves_of, acc, masks, coord = scored
+        if q == q_or:  # the OR parse (Query equality ignores Or.scale)
+            conjunctive = False
+        else:
+            parts = q.subqueries if isinstance(q, wq.And) else [q]
+            groups = [_units(p) for p in parts]
+            if any(g is None or len(g) != 1 for g in groups):
+                return None
+            if set().union(*groups) != set(units):  # type: ignore[arg-type]
+                return None
+            conjunctive = len(units) > 1
+        if conjunctive:
+            needs = [leaves_of[u] for u in units]
+            docs = [d for d, m in masks.items() if all(m & n for n in needs)]
+            score = acc
+        else:
+            docs = list(acc)
+            score = coord if coord is not None else acc
+        if filter_q is not None:
+            allowed = set(searcher.docs_for_query(filter_q))
+            docs = [d for d in docs if d in allowed]
+        top = heapq.nsmallest(page * limit, docs, key=lambda d: (-score[d], d))
+        hits = [_FastHit(searcher, d, score[d]) for d in top[(page - 1) * limit :]]
+        return _FastPage(hits, len(docs))
+
+    def _score(self, searcher: Any, text: str, q: wq.Query) -> Any:
+        """Accumulate scores of the OR parse of ``text``; False when not bag-of-words."""
+        q_or = parse_query(text, searcher.schema, conjunctive=False, boosts=self.boosts)
+        leaves = [q_or] if not isinstance(q_or, wq.Or) else list(q_or.subqueries)
+        keys = [_unit(leaf) for leaf in leaves]
+        if any(k is None for k in keys):
+            return False
+        units = list(dict.fromkeys(keys))  # type: ignore[arg-type]
+        leaves_of: dict[Unit, int] = {}
+        for i, k in enumerate(keys):
+            leaves_of[k] = leaves_of.get(k, 0) | (1 << i)  # type: ignore[index]
+        acc: dict[int, float] = {}
+        masks: dict[int, int] = {}
+        n_docs = searcher.doc_count_all()
+        present = 0
+        if self.bm25f:
+            self._score_bm25f(searcher, leaves, keys, acc, masks, n_docs)
+            present = len(leaves)
+        else:
+            for i, leaf in enumerate(leaves):
+                present += self._add_leaf(searcher, leaf, 1 << i, acc, masks)
+        if self.exact_boost:
+            self._add_exact(searcher, text, acc)
+        if self.proximity:
+            self._add_proximity(searcher, text, acc)
+        coord = None
+        if self.coord and present > 1:  # Whoosh's CoordMatcher, Or(scale=self.coord)
+            bonus = 1.0 / (present - self.coord) ** 2
+            coord = {d: s + (masks[d].bit_count() - 1) * bonus for d, s in acc.items()}
+        return q_or, units, leaves_of, acc, masks, coord
+
+    def _add_exact(self, searcher: Any, text: str, acc: dict[int, float]) -> None:
+        """Bonus for the words as typed: the query's unstemmed forms in the ``exact`` field."""
+        forms = [w for w in dict.fromkeys(analyze(text, "exact")) if analyze(w, "text")]
+        bonus: dict[int, float] = {}
+        for form in forms:
+            leaf = wq.Term(sc.EXACT, form, boost=self.exact_boost)
+            self._add_leaf(searcher, leaf, 0, bonus, {})
+        for d, extra in bonus.items():
+            if d in acc:
+                acc[d] += extra
+
+    def _add_proximity(self, searcher: Any, text: str, acc: dict[int, float]) -> None:
+        """Bonus for adjacent query words found close together (``exact`` field phrases).
+
+        Pairs of consecutive words as typed, stop words included (``la poste``), at
+        least one a content word; only for queries of at most ``prox_max`` words.
+        """
+        words = analyze(text, "exact")
+        if len(words) < 2 or len(words) > self.prox_max:
+            return
+        pairs = [
+            (a, b)
+            for a, b in zip(words, words[1:], strict=False)
+            if analyze(a, "text") or analyze(b, "text")
+        ]
+        bonus: dict[int, float] = {}
+        for a, b in dict.fromkeys(pairs):
+            leaf = wq.Phrase(sc.EXACT, [a, b], slop=self.slop, boost=self.proximity)
+            self._add_leaf(searcher, leaf, 0, bonus, {})
+        for d, extra in bonus.items():
+            if d in acc:
+                acc[d] += extra
+
+    def _norm(self, reader: Any, field: str, avgfl: float) -> list[float]:
+        key = (id(reader), field)
+        norm = self._norms.get(key)
+        if norm is None:
+            k1, b = self.k1, self.b
+            length = reader.doc_field_length
+            norm = [
+                k1 * ((1 - b) + b * (length(d, field) or 0) / avgfl)
+                for d in range(reader.doc_count_all())
+            ]
+            self._norms[key] = norm
+        return norm
+
+    def _postings(self, reader: Any, field: str, btext: bytes) -> Iterator[tuple[Any, Any]]:
+        """(ids, term frequencies) of each posting block of a term (no deletions)."""
+        m = reader.postings(field, btext)
+        while True:
+            if m._ids is None:
+                m._read_ids()
+            if m._weights is None:
+                m._read_weights()
+            yield m._ids, m._weights
+            if m._lastblock:
+                return
+            m._goto(m._nextoffset)
+
+    def _add_leaf(
+        self, searcher: Any, leaf: wq.Query, bit: int, acc: dict[int, float], masks: dict[int, int]
+    ) -> int:
+        """Add one leaf's scores; returns 1 if the term exists in the index, else 0."""
+        get, mget = acc.get, masks.get
+        if isinstance(leaf, wq.Phrase):
+            found = 0
+            for sub, offset in searcher.leaf_searchers():
+                m = leaf.matcher(sub)
+                while m.is_active():
+                    d = offset + m.id()
+                    acc[d] = get(d, 0.0) + m.score()
+                    masks[d] = mget(d, 0) | bit
+                    found = 1
+                    m.next()
+            return found
+        field = leaf.fieldname
+        btext = searcher.schema[field].to_bytes(leaf.text)
+        if searcher.doc_frequency(field, btext) == 0:
+            return 0
+        k1 = self.k1
+        c = searcher.idf(field, btext) * (k1 + 1) * leaf.boost
+        avgfl = searcher.avg_field_length(field) or 1
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            if (field, btext) not in reader:
+                continue
+            norm = self._norm(reader, field, avgfl)
+            for ids, tfs in self._postings(reader, field, btext):
+                for d, tf in zip(ids, tfs, strict=False):
+                    g = offset + d
+                    acc[g] = get(g, 0.0) + c * tf / (tf + norm[d])
+                    masks[g] = mget(g, 0) | bit
+        return 1
+
+    def _score_bm25f(
+        self,
+        searcher: Any,
+        leaves: list[wq.Query],
+        keys: list[Any],
+        acc: dict[int, float],
+        masks: dict[int, int],
+        n_docs: int,
+    ) -> None:
+        """True BM25F: per word, sum boosted length-normalised tf over fields, saturate once."""
+        k1 = self.k1
+        by_unit: dict[Any, list[int]] = {}
+        for i, k in enumerate(keys):
+            by_unit.setdefault(k, []).append(i)
+        for idxs in by_unit.values():
+            pseudo: dict[int, float] = {}
+            df = 0
+            for i in idxs:
+                leaf = leaves[i]
+                bit = 1 << i
+                if isinstance(leaf, wq.Phrase):
+                    self._add_leaf(searcher, leaf, bit, acc, masks)
+                    continue
+                field = leaf.fieldname
+                btext = searcher.schema[field].to_bytes(leaf.text)
+                df = max(df, searcher.doc_frequency(field, btext))
+                avgfl = searcher.avg_field_length(field) or 1
+                for sub, offset in searcher.leaf_searchers():
+                    reader = sub.reader()
+                    if (field, btext) not in reader:
+                        continue
+                    length = self._norm(reader, field, avgfl)  # k1 * ((1-b) + b*len/avg)
+                    w = leaf.boost * k1
+                    get, mget = pseudo.get, masks.get
+                    for ids, tfs in self._postings(reader, field, btext):
+                        for d, tf in zip(ids, tfs, strict=False):
+                            g = offset + d
+                            pseudo[g] = get(g, 0.0) + w * tf / length[d]
+                            masks[g] = mget(g, 0) | bit
+            if not pseudo:
+                continue
+            idf = math.log(n_docs / (df + 1)) + 1
+            get = acc.get
+            for g, tf in pseudo.items():
+                acc[g] = get(g, 0.0) + idf * tf * (k1 + 1) / (tf + k1)
+
+
+class _QuickPage:
+    """Like ``search._Page``, without the second pass that counts every match."""
+
+    def __init__(self, results: Any, page: int, limit: int) -> None:
+        self.page = list(results[(page - 1) * limit : page * limit])
+        self.results = results
+        if results.scored_length() == 0:
+            self.total = 0
+        elif results.has_exact_length():
+            self.total = len(results)
+        else:
+            self.total = max(results.estimated_min_length(), results.scored_length())
+
+
+def _leaf_terms(q: wq.Query) -> set[tuple[str, str]]:
+    return {(f, t if isinstance(t, str) else t.decode()) for f, t in q.iter_all_terms()}
+
+
+def _term_order(q: wq.Query) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for _f, t in q.iter_all_terms():
+        order.setdefault(t if isinstance(t, str) else t.decode(), len(order))
+    return order
+
+
+def optimized_copy(source: Path, reuse: bool, expected: int) -> tuple[Path, float]:
+    """A copy of a searchkit index merged into one segment (Whoosh ``optimize``)."""
+    target = source.with_name(source.name + "-optimized")
+    if reuse and searchkit_ready(target, expected):
+        return target, 0.0
+    t0 = time.perf_counter()
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", "*WRITELOCK"))
+    whoosh_index.open_dir(str(target)).optimize()
+    return target, time.perf_counter() - t0
+
+
+def build_searchkit(data: Path, task: Task, target: Path) -> float:
+    t0 = time.perf_counter()
+    report = searchkit.index_corpus(
+        [data / task.corpus], target, entities=False, rebuild=True, skip_fields=list(task.skip)
+    )
+    if report.rejected:
+        print(f"  {report.rejected} records rejected: {report.errors[:3]}", file=sys.stderr)
+    return time.perf_counter() - t0
+
+
+def searchkit_ready(target: Path, expected: int) -> bool:
+    try:
+        with searchkit.SearchIndex(target) as ix:
+            return bool(ix.stats()["articles"] == expected)
+    except SearchkitError:
+        return False
+
+
+def run_searchkit(
+    target: Path, variant: Variant, queries: list[tuple[str, str]], budget: float
+) -> dict[str, Any]:
+    with ExperimentIndex(target, variant) as ix:
+        fallback = 0
+        errors = 0
+
+        def one(text: str, snippets: bool = True) -> list[str]:
+            nonlocal fallback, errors
+            try:
+                res = ix.search(text, limit=K, snippets=snippets)
+            except SearchkitError:
+                errors += 1
+                return []
+            fallback += bool(res.notices)
+            return [h.id for h in res.hits]
+
+        run, lat, load = timed(queries, one, budget)
+        n_fallback, n_errors = fallback, errors
+        done = [(qid, text) for qid, text in queries if qid in run]
+        _, lat_ns, load_ns = timed(done, lambda text: one(text, snippets=False))
+    return {
+        "run": run,
+        "lat": lat,
+        "lat_nosnip": lat_ns,
+        "load": (load[0], load_ns[1]),
+        "fallback": n_fallback,
+        "errors": n_errors,
+    }
+
+
+# ---------------------------------------------------------------------- Whoosh stock
+
+
+def build_whoosh(data: Path, task: Task, target: Path, jobs: int) -> float:
+    t0 = time.perf_counter()
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    analyzer = LanguageAnalyzer("fr")
+    text = {f: wf.TEXT(analyzer=analyzer) for f in task.fields}
+    schema = wf.Schema(id=wf.ID(stored=True, unique=True), **text)
+    ix = whoosh_index.create_in(str(target), schema)
+    writer = ix.writer(procs=jobs, limitmb=256)
+    for doc in baseline_docs(data, task):
+        writer.add_document(**doc)
+    writer.commit()
+    return time.perf_counter() - t0
+
+
+def whoosh_ready(target: Path, expected: int) -> bool:
+    if not whoosh_index.exists_in(str(target)):
+        return False
+    ix = whoosh_index.open_dir(str(target))
+    return bool(ix.doc_count() == expected)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def run_whoosh(
+    target: Path, task: Task, queries: list[tuple[str, str]], budget: float
+) -> dict[str, Any]:
+    ix = whoosh_index.open_dir(str(target))
+    boosts = {"title": 2.0, "body": 1.0}
+    parser = MultifieldParser(
+        list(task.fields),
+        ix.schema,
+        fieldboosts={f: boosts[f] for f in task.fields},
+        group=OrGroup,
+    )
+    with ix.searcher(weighting=scoring.BM25F()) as searcher:
+
+        def one(text: str) -> list[str]:
+            words = " ".join(_WORD.findall(text.lower()))
+            if not words:
+                return []
+            hits = searcher.search(parser.parse(words), limit=K)
+            return [h["id"] for h in hits]
+
+        run, lat, load = timed(queries, one, budget)
+    return {"run": run, "lat": lat, "load": load}
+
+
+# ---------------------------------------------------------------------------- FTS5
+
+APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
+ELISIONS = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu".split())
+# A short French stop list: articles, prepositions, pronouns, auxiliaries' commonest forms.
+FRENCH_STOP = frozenset(
+    """au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma
+    mais me même mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses
+    son sur ta te tes toi ton tu un une vos votre vous à y été est sont a ont était
+    cette cet leurs sans été être avoir fait plus""".split()
+)
+_FTS_WORD = re.compile(r"\w+(?:[" + APOSTROPHES + r"]\w+)*")
+
+
+def fts_terms(text: str) -> list[str]:
+    """Query words for FTS5: lowercased, elisions split off, stop words dropped, deduped."""
+    out: list[str] = []
+    for word in _FTS_WORD.findall(text.lower()):
+        for ap in APOSTROPHES[1:]:
+            word = word.replace(ap, "'")
+        parts = word.split("'")
+        while len(parts) > 1 and parts[0] in ELISIONS:
+            parts = parts[1:]
+        out += [p for p in parts if p and p not in FRENCH_STOP and p not in ELISIONS]
+    return list(dict.fromkeys(out))
+
+
+def build_fts5(data: Path, task: Task, target: Path) -> float:
+    t0 = time.perf_counter()
+    target.unlink(missing_ok=True)
+    con = sqlite3.connect(target, isolation_level=None)
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    cols = ", ".join(task.fields)
+    con.execute(
+        f"CREATE VIRTUAL TABLE fts USING fts5({cols}, content='', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    con.execute("CREATE TABLE meta (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+    con.execute("BEGIN")
+    marks = ", ".join("?" for _ in task.fields)
+    for n, doc in enumerate(baseline_docs(data, task), 1):
+        con.execute(
+            f"INSERT INTO fts(rowid, {cols}) VALUES (?, {marks})",
+            (n, *(doc[f] for f in task.fields)),
+        )
+        con.execute("INSERT INTO meta VALUES (?, ?)", (n, doc["id"]))
+    con.execute("COMMIT")
+    con.close()
+    return time.perf_counter() - t0
+
+
+def fts5_ready(target: Path, expected: int) -> bool:
+    if not target.exists():
+        return False
+    try:
+        con = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+        (count,) = con.execute("SELECT count(*) FROM meta").fetchone()
+        con.close()
+    except sqlite3.Error:
+        return False
+    return bool(count == expected)
+
+
+def run_fts5(
+    target: Path, task: Task, queries: list[tuple[str, str]], budget: float
+) -> dict[str, Any]:
+    con = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    weights = ", ".join("2.0" if f == "title" else "1.0" for f in task.fields)
+    sql = (
+        f"SELECT m.id FROM fts JOIN meta m ON m.rowid = fts.rowid "
+        f"WHERE fts MATCH ? ORDER BY bm25(fts, {weights}) LIMIT {K}"
+    )
+
+    def one(text: str) -> list[str]:
+        terms = fts_terms(text)
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        return [row[0] for row in con.execute(sql, (match,))]
+
+    run, lat, load = timed(queries, one, budget)
+    con.close()
+    return {"run": run, "lat": lat, "load": load}
+
+
+def index_ready(system: str, target: Path, expected: int) -> bool:
+    """Whether a complete index of ``system`` (``expected`` articles) is at ``target``."""
+    ready = {"searchkit": searchkit_ready, "whoosh": whoosh_ready, "fts5": fts5_ready}[system]
+    return ready(target, expected)
+
+
+def build_index(system: str, data: Path, task: Task, target: Path, jobs: int) -> float:
+    """Build the index of ``system`` for ``task`` at ``target``; returns the seconds taken."""
+    if system == "searchkit":
+        return build_searchkit(data, task, target)
+    if system == "whoosh":
+        return build_whoosh(data, task, target, jobs)
+    return build_fts5(data, task, target)
+
+
+# ------------------------------------------------------------------------- reporting
+
+
+def machine() -> str:
+    mem = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.split("\n")
+    total = next((line.split()[1] for line in mem if line.startswith("Mem:")), "?")
+    return (
+        f"{os.cpu_count()} cores (nproc), {total} GB RAM (free -g), "
+        f"Python {platform.python_version()}, Whoosh 2.7.4, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def utc_date() -> str:
+    return subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| task | system | queries | MRR@10 | S@1 | S@10 | nDCG@10 | p50 ms | p95 ms "
+        "| p50 / p95 ms no snippets | load 1 min |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for r in rows:
+        m = r["metrics"]
+        main = TASKS[r["task"]].main
+        cells = {k: f"{v:.3f}" for k, v in m.items()}
+        cells[main] = f"**{cells[main]}**"
+        nosnip = f"{r['p50_nosnip']:.1f} / {r['p95_nosnip']:.1f}" if "p50_nosnip" in r else "–"
+        lines.append(
+            f"| {r['task']} | {r['system']} | {r['queries']} | {cells['mrr@10']} "
+            f"| {cells['s@1']} | {cells['s@10']} | {cells['ndcg@10']} | {r['p50']:.1f} "
+            f"| {r['p95']:.1f} | {nosnip} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def save_results(path: Path, block: str) -> None:
+    """Replace the generated block of the section (the rest of the file is kept)."""
+    text = path.read_text("utf-8") if path.exists() else "# Benchmark results\n"
+    generated = f"{BEGIN}\n{block.rstrip()}\n{END}"
+    if BEGIN in text and END in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + generated + tail
+    elif SECTION in text:
+        head, _, tail = text.partition(SECTION)
+        text = head + SECTION + "\n\n" + generated + "\n" + tail
+    else:
+        text = text.rstrip() + f"\n\n{SECTION}\n\n{generated}\n"
+    path.write_text(text, "utf-8")
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", default="abstract,title,wikinews")
+    ap.add_argument("--systems", default="searchkit,whoosh,fts5")
+    ap.add_argument(
+        "--variants",
+        default="default",
+        help=f"searchkit variants, comma-separated, or 'all': {', '.join(VARIANTS)}",
+    )
+    ap.add_argument("--sample", type=int, default=0, help="N queries per task (seeded sample)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/searchkit-relevance"))
+    ap.add_argument("--reuse", action="store_true", help="keep and reuse indexes in --work")
+    ap.add_argument("--jobs", type=int, default=1, help="writer processes for the Whoosh index")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=0.0,
+        help="seconds per task and system (0: none); queries left then are skipped",
+    )
+    ap.add_argument(
+        "--optimize",
+        action="store_true",
+        help="experiment: run searchkit on a copy of its index merged to one segment",
+    )
+    ap.add_argument("--no-save", action="store_true", help="do not update bench/RESULTS.md")
+    ap.add_argument("--json", type=Path, help="also write the figures here (JSON)")
+    args = ap.parse_args(argv)
+
+    tasks = [TASKS[t] for t in args.tasks.split(",") if t]
+    systems = [s for s in args.systems.split(",") if s]
+    names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+    variants = [VARIANTS[n] for n in names]
+    if args.reuse:
+        work = args.work
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="searchkit-relevance-"))
+    command = "python bench/relevance.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    started = utc_date()
+    print(f"# {command}\n# {started}; {machine()}\n# {uptime()}", file=sys.stderr)
+
+    rows: list[dict[str, Any]] = []
+    builds: list[str] = []
+    try:
+        for task in tasks:
+            queries = read_queries(args.data, task)
+            qrels = read_qrels(args.data, task)
+            if args.sample and args.sample < len(queries):
+                queries = sorted(random.Random(args.seed).sample(queries, args.sample))
+            qrels = {q: qrels[q] for q, _ in queries if q in qrels}
+            expected = sum(1 for _ in read_jsonl(args.data / task.corpus))
+            for system in systems:
+                target = work / f"{system}-{task.name}{'.db' if system == 'fts5' else ''}"
+                if not (args.reuse and index_ready(system, target, expected)):
+                    print(f"[{task.name}] building {system} index in {target}", file=sys.stderr)
+                    secs = build_index(system, args.data, task, target, args.jobs)
+                    builds.append(f"{system}/{task.name}: {expected} articles in {secs:.0f} s")
+                    print(f"  {builds[-1]}", file=sys.stderr)
+                if system == "searchkit" and args.optimize:
+                    target, secs = optimized_copy(target, args.reuse, expected)
+                    if secs:
+                        builds.append(f"optimize {target.name}: {secs:.0f} s")
+                runs: list[tuple[str, dict[str, Any]]] = []
+                budget = args.budget
+                if system == "searchkit":
+                    for v in variants:
+                        name = "searchkit" + ("" if v.name == "default" else f" [{v.name}]")
+                        runs.append((name, run_searchkit(target, v, queries, budget)))
+                elif system == "whoosh":
+                    runs.append(("whoosh stock", run_whoosh(target, task, queries, budget)))
+                else:
+                    runs.append(("fts5", run_fts5(target, task, queries, budget)))
+                for name, res in runs:
+                    row = {
+                        "task": task.name,
+                        "system": name,
+                        "queries": len(res["run"]),
+                        "metrics": evaluate(res["run"], {q: qrels[q] for q in res["run"]}),
+                        "p50": percentile(res["lat"], 50),
+                        "p95": percentile(res["lat"], 95),
+                        "load": res["load"],
+                    }
+                    if "lat_nosnip" in res:
+                        row["p50_nosnip"] = percentile(res["lat_nosnip"], 50)
+                        row["p95_nosnip"] = percentile(res["lat_nosnip"], 95)
+                        row["fallback"] = res["fallback"]
+                        row["errors"] = res["errors"]
+                    rows.append(row)
+                    extra = (
+                        f" OR fallback {row['fallback']}, errors {row['errors']}"
+                        if "fallback" in row
+                        else ""
+                    )
+                    m = row["metrics"]
+                    print(
+                        f"[{task.name}] {name}: MRR {m['mrr@10']:.4f} S@1 {m['s@1']:.4f} "
+                        f"S@10 {m['s@10']:.4f} nDCG {m['ndcg@10']:.4f} "
+                        f"p50 {row['p50']:.1f} p95 {row['p95']:.1f} ms{extra}",
+                        file=sys.stderr,
+                    )
+    finally:
+        if not args.reuse:
+            shutil.rmtree(work, ignore_errors=True)
+
+    md = table(rows)
+    sample = f"{args.sample} sampled queries per task" if args.sample else "all queries"
+    block = (
+        f"Command: `{command}` ({sample})  \n"
+        f"Date: {started}  \n"
+        f"Machine: {machine()}  \n"
+        f"Load: `{uptime()}` (at the end; per-row load averages in the table)  \n"
+        + (f"Index builds this run: {'; '.join(builds)}  \n" if builds else "")
+        + "\n"
+        + md
+    )
+    print(block)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1), "utf-8")
+    if not args.no_save:
+        save_results(RESULTS_MD, block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
