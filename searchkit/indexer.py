@@ -338,17 +338,34 @@ def _record_meta(ix: FileIndex, index_dir: Path, sources: Iterable[str]) -> None
 
 
 def _swap_in(built: Path, final_dir: Path) -> None:
-    """Replace the old index by the rebuilt one, keeping the lock file in place."""
-    old = final_dir.with_name(final_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    old.mkdir()
-    for entry in final_dir.iterdir():
-        if entry.name != LOCK_FILE:
-            entry.rename(old / entry.name)
+    """Make the rebuilt index the live one in one atomic step.
+
+    The rebuilt segment files are linked into the live folder (their names are
+    unique), then one new TOC generation listing only them is written there: its
+    rename is the switch, so a searcher or a crash sees the old index or the new
+    one, never a mix. Whoosh's clean-up then deletes the old segments.
+    """
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import _DEF_INDEX_NAME as name
+    from whoosh.index import TOC, clean_files
+
+    new = TOC.read(FileStorage(str(built)), name)
+    live = FileStorage(str(final_dir))
+    segment_file = TOC._segment_pattern(name)
     for entry in built.iterdir():
-        entry.rename(final_dir / entry.name)
+        if segment_file.match(entry.name):
+            target = final_dir / entry.name
+            try:
+                os.link(entry, target)
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this file system: copy
+                shutil.copy2(entry, target)
+    generation = TOC._latest_generation(live, name) + 1
+    TOC(new.schema, new.segments, generation).write(live, name)  # the switch
+    os.replace(built / META_FILE, final_dir / META_FILE)
+    clean_files(live, name, generation, new.segments)
     shutil.rmtree(built, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def index_corpus(

@@ -560,12 +560,6 @@ def test_sigkill_before_the_rebuild_swap_keeps_the_old_index(driver, corpus, cle
     check_rerun(index, [corpus], clean, "--rebuild")
 
 
-@pytest.mark.xfail(
-    reason="indexer._swap_in moves the old index's files out and the new ones in one by one: "
-    "a crash in between leaves no usable index ('no index here' or 'cannot open'); "
-    "fix: link the new segments in and switch with one new TOC generation",
-    strict=True,
-)
 @pytest.mark.parametrize("operation", [3, 5])
 def test_sigkill_during_the_rebuild_swap(driver, corpus, clean, tmp_path, operation):
     """Killed while the rebuilt index replaces the old one: either one is there, whole."""
