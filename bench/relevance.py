@@ -262,6 +262,7 @@ class Variant:
     * ``exact_boost``: with ``taat``, the query's words as typed (unstemmed, accents
       and case folded) also score in the ``exact`` field, with this boost: a bonus
       for the article that uses the very form typed (``retirés``, ``nouvel``);
+    * ``idf``: with ``taat``, ``"lucene"`` for BM25's usual idf instead of Whoosh's;
     * ``coord``: with ``taat``, the coordination bonus the engine means to give OR
       queries (``OrGroup.factory(0.9)``), which ``query._route_to_exact`` drops:
       ``Query.apply`` rebuilds the ``Or`` without its ``scale``.
@@ -281,6 +282,7 @@ class Variant:
     bm25f: bool = False
     exact_boost: float = 0.0
     coord: float = 0.0
+    idf: str = "whoosh"
 
 
 def _boosts(title: float, lead: float, body: float) -> tuple[tuple[str, float], ...]:
@@ -335,6 +337,10 @@ class ExperimentIndex(searchkit.SearchIndex):
                 slop=variant.slop,
                 prox_max=variant.prox_max,
                 coord=variant.coord,
+                idf=variant.idf,
+                max_df=variant.max_df,
+                top_terms=variant.top_terms,
+                prune_above=variant.or_above,
             )
             if variant.taat
             else None
@@ -361,7 +367,7 @@ class ExperimentIndex(searchkit.SearchIndex):
         facets: bool,
     ) -> Any:
         v = self.variant
-        if isinstance(q, wq.Or) and (v.top_terms or v.max_df < 1.0):
+        if isinstance(q, wq.Or) and (v.top_terms or v.max_df < 1.0) and not v.taat:
             q = self._prune(q)
         if v.proximity and self._words > 1 and not v.taat:
             q = self._add_proximity(q)
@@ -479,9 +485,15 @@ class FastScorer:
         slop: int = 1,
         prox_max: int = 12,
         coord: float = 0.0,
+        idf: str = "whoosh",
+        max_df: float = 1.0,
+        top_terms: int = 0,
+        prune_above: int = 0,
     ) -> None:
         self.k1, self.b = ranking.k1, ranking.b
         self.coord = coord
+        self.idf = idf
+        self.max_df, self.top_terms, self.prune_above = max_df, top_terms, prune_above
         self.exact_boost = exact_boost
         self.proximity, self.slop, self.prox_max = proximity, slop, prox_max
         self.boosts = ranking.boosts
@@ -539,6 +551,12 @@ class FastScorer:
         if any(k is None for k in keys):
             return False
         units = list(dict.fromkeys(keys))  # type: ignore[arg-type]
+        if len(units) > self.prune_above and (self.max_df < 1.0 or self.top_terms):
+            drop = self._prune(searcher, leaves, keys)
+            if drop and len(drop) < len(units):  # the OR keeps the others; AND never runs
+                kept = [(leaf, k) for leaf, k in zip(leaves, keys, strict=True) if k not in drop]
+                leaves, keys = [leaf for leaf, _ in kept], [k for _, k in kept]
+                units = list(dict.fromkeys(keys))  # type: ignore[arg-type]
         leaves_of: dict[Unit, int] = {}
         for i, k in enumerate(keys):
             leaves_of[k] = leaves_of.get(k, 0) | (1 << i)  # type: ignore[index]
@@ -553,7 +571,8 @@ class FastScorer:
             for i, leaf in enumerate(leaves):
                 present += self._add_leaf(searcher, leaf, 1 << i, acc, masks)
         if self.exact_boost:
-            self._add_exact(searcher, text, acc)
+            prune = len(units) > self.prune_above and self.max_df < 1.0
+            self._add_exact(searcher, text, acc, self.max_df if prune else 1.0)
         if self.proximity:
             self._add_proximity(searcher, text, acc)
         coord = None
@@ -562,11 +581,40 @@ class FastScorer:
             coord = {d: s + (masks[d].bit_count() - 1) * bonus for d, s in acc.items()}
         return q_or, units, leaves_of, acc, masks, coord
 
-    def _add_exact(self, searcher: Any, text: str, acc: dict[int, float]) -> None:
+    def _idf(self, n: int, df: int) -> float:
+        """Whoosh's ``log(N / (df + 1)) + 1``, or Lucene's BM25 idf (``idf="lucene"``).
+
+        Whoosh's ``+ 1`` gives a word found in most articles two thirds of the weight
+        of a rare one; Lucene's ``log(1 + (N - df + 0.5) / (df + 0.5))`` tends to 0.
+        """
+        if self.idf == "lucene":
+            return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return math.log(n / (df + 1)) + 1
+
+    def _prune(self, searcher: Any, leaves: list[wq.Query], keys: list[Any]) -> set[Any]:
+        """Units to drop from a long query: too common (``max_df``) or past ``top_terms``."""
+        df: dict[Any, int] = {}
+        for leaf, key in zip(leaves, keys, strict=True):
+            if isinstance(leaf, wq.Term):
+                btext = searcher.schema[leaf.fieldname].to_bytes(leaf.text)
+                df[key] = max(df.get(key, 0), searcher.doc_frequency(leaf.fieldname, btext))
+        n = searcher.doc_count_all()
+        drop = {k for k, v in df.items() if v > self.max_df * n}
+        if self.top_terms:
+            ranked = sorted((v, k) for k, v in df.items() if v > 0)
+            drop |= {k for _v, k in ranked[self.top_terms :]}
+        return drop
+
+    def _add_exact(
+        self, searcher: Any, text: str, acc: dict[int, float], max_df: float = 1.0
+    ) -> None:
         """Bonus for the words as typed: the query's unstemmed forms in the ``exact`` field."""
         forms = [w for w in dict.fromkeys(analyze(text, "exact")) if analyze(w, "text")]
         bonus: dict[int, float] = {}
+        limit = max_df * searcher.doc_count_all()
         for form in forms:
+            if max_df < 1.0 and searcher.doc_frequency(sc.EXACT, form) > limit:
+                continue
             leaf = wq.Term(sc.EXACT, form, boost=self.exact_boost)
             self._add_leaf(searcher, leaf, 0, bonus, {})
         for d, extra in bonus.items():
@@ -642,7 +690,8 @@ class FastScorer:
         if searcher.doc_frequency(field, btext) == 0:
             return 0
         k1 = self.k1
-        c = searcher.idf(field, btext) * (k1 + 1) * leaf.boost
+        n = searcher.doc_count_all()
+        c = self._idf(n, searcher.doc_frequency(field, btext)) * (k1 + 1) * leaf.boost
         avgfl = searcher.avg_field_length(field) or 1
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
@@ -697,7 +746,7 @@ class FastScorer:
                             masks[g] = mget(g, 0) | bit
             if not pseudo:
                 continue
-            idf = math.log(n_docs / (df + 1)) + 1
+            idf = self._idf(n_docs, df)
             get = acc.get
             for g, tf in pseudo.items():
                 acc[g] = get(g, 0.0) + idf * tf * (k1 + 1) / (tf + k1)
