@@ -18,9 +18,11 @@ Tasks (data in ``../shared/data``, read in place):
 Systems:
 
 * ``searchkit``: ``SearchIndex(dir, ranking=...)`` and ``.search(q, limit=10)``, the raw
-  query text as a user would type it; index built with ``index_corpus(entities=False)``.
-  ``--variants`` adds ranking experiments (``VARIANTS`` below; ``default`` is the
-  engine as it is).
+  query text as a user would type it; index built with ``index_corpus(entities=False)``
+  (``skip_fields`` as above). ``default`` is the engine as it is; ``proposed`` adds the
+  engine changes this bench recommends, made here by subclassing ``SearchIndex``
+  (:class:`ExperimentIndex`, :class:`FastScorer`); ``--variants`` picks others
+  (``VARIANTS``, for ablations).
 * ``whoosh``: stock Whoosh 2.7.4, ``LanguageAnalyzer("fr")`` on title and body TEXT
   fields, default ``BM25F()``, ``MultifieldParser`` with ``fieldboosts={"title": 2}``
   and a plain ``OrGroup`` (no coordination bonus); the query is its words, lowercased,
@@ -30,13 +32,17 @@ Systems:
   its words ORed, elided articles (``l'``, ``qu'``...) and a short French stop list dropped.
 
 Each system is warmed up with a few untimed queries, then timed one query at a time.
-The load average is printed with the timings: the machine may be shared.
+The load average is printed with the timings: the machine may be shared. Stock Whoosh
+and searchkit as it is take seconds per long query: ``--budget SECONDS`` stops a
+system after that much time on a task (the table says how many queries it ran, and
+gives the other systems' figure on those same queries).
 
 Run (from the repository root)::
 
-    .venv/bin/python bench/relevance.py --reuse           # full: 3 tasks, all queries
+    .venv/bin/python bench/relevance.py --reuse --budget 900   # full: 3 tasks, all queries
     .venv/bin/python bench/relevance.py --reuse --sample 200 --tasks abstract,title \\
-        --systems searchkit --variants default,or-long --no-save   # quick iteration
+        --systems searchkit --variants default,taat,proposed --no-save   # quick iteration
+    .venv/bin/python bench/relevance.py --reuse --optimize ...   # searchkit, one segment
 
 Indexes go to a fresh temporary folder that is removed at the end, or with ``--reuse``
 to ``--work`` (default ``/tmp/searchkit-relevance``), where complete indexes are kept
@@ -240,16 +246,16 @@ def timed(
 
 @dataclass(frozen=True)
 class Variant:
-    """One searchkit configuration: a ``Ranking`` plus experiments on the parsed query.
+    """One searchkit configuration: a ``Ranking`` plus experiments.
 
-    The experiments are done here, by subclassing, so the engine stays untouched:
+    The experiments are done here, by subclassing ``SearchIndex``, so the engine
+    stays untouched:
 
+    * ``punctuation``: a ``?`` ending a word (``édition?``) or alone (``coronavirus ?``)
+      and a lone ``*`` are read as punctuation, not as wildcards (which fail or
+      match nothing);
     * ``or_above``: a query of more than this many terms skips the AND attempt and
       runs as OR (0: never, the engine's behaviour);
-    * ``top_terms``: an OR query keeps only its ``top_terms`` rarest words (0: all);
-    * ``max_df``: an OR query drops words found in more than this share of articles;
-    * ``proximity``: boost of optional phrase clauses (adjacent pairs of query
-      words, ``slop`` apart at most) added to multiword queries (0: none);
     * ``exact_total``: False runs ``searcher.search`` instead of ``search_page``,
       whose ``ResultsPage`` counts every match in a second pass; the total is then
       exact when the collector counted it, else Whoosh's estimate (0 stays exact);
@@ -262,6 +268,14 @@ class Variant:
     * ``exact_boost``: with ``taat``, the query's words as typed (unstemmed, accents
       and case folded) also score in the ``exact`` field, with this boost: a bonus
       for the article that uses the very form typed (``retirés``, ``nouvel``);
+    * ``bigram``/``rerank``: with ``taat``, the ``rerank`` best articles get
+      ``bigram`` points per pair of adjacent query words adjacent in their text;
+    * ``max_df``/``top_terms``: with ``taat``, a query of more than ``or_above`` terms
+      drops the words found in more than ``max_df`` of the articles / keeps only its
+      ``top_terms`` rarest words;
+    * ``proximity``/``slop``/``prox_max``: with ``taat``, a bonus (boost ``proximity``)
+      for pairs of adjacent query words found as a phrase in the ``exact`` field,
+      for queries of at most ``prox_max`` words;
     * ``idf``: with ``taat``, ``"lucene"`` for BM25's usual idf instead of Whoosh's;
     * ``coord``: with ``taat``, the coordination bonus the engine means to give OR
       queries (``OrGroup.factory(0.9)``), which ``query._route_to_exact`` drops:
@@ -274,49 +288,62 @@ class Variant:
     top_terms: int = 0
     max_df: float = 1.0
     proximity: float = 0.0
-    slop: int = 2
+    slop: int = 1
     prox_max: int = 12
-    proximity_fields: tuple[str, ...] = (sc.BODY,)
     exact_total: bool = True
     taat: bool = False
     bm25f: bool = False
     exact_boost: float = 0.0
     coord: float = 0.0
     idf: str = "whoosh"
+    punctuation: bool = False
+    bigram: float = 0.0
+    rerank: int = 30
 
 
 def _boosts(title: float, lead: float, body: float) -> tuple[tuple[str, float], ...]:
     return ((sc.TITLE, title), (sc.LEAD, lead), (sc.BODY, body))
 
 
+# The proposed engine changes, together (see bench/RESULTS.md, "Ranking (issue 3)").
+PROPOSED: dict[str, Any] = {
+    "taat": True,
+    "punctuation": True,
+    "or_above": 3,
+    "exact_boost": 1.0,
+    "bigram": 2.0,
+    "max_df": 0.1,
+}
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
         Variant("default"),
         Variant("or", Ranking(conjunctive=False)),
-        Variant("or-long", or_above=12),
-        Variant("or-long-top20", or_above=12, top_terms=20),
-        Variant("or-long-top12", or_above=12, top_terms=12),
-        Variant("or-long-top8", or_above=12, top_terms=8),
-        Variant("or-long-df10", or_above=12, max_df=0.10),
-        Variant("or-long-df05", or_above=12, max_df=0.05),
-        Variant("fast", or_above=12, exact_total=False),
-        Variant("fast-top20", or_above=12, top_terms=20, exact_total=False),
-        Variant("fast-top12", or_above=12, top_terms=12, exact_total=False),
-        Variant("fast-top8", or_above=12, top_terms=8, exact_total=False),
-        Variant("fast-top5", or_above=12, top_terms=5, exact_total=False),
-        Variant("t1", Ranking(boosts=_boosts(1.0, 1.0, 1.0))),
-        Variant("t1.5", Ranking(boosts=_boosts(1.5, 1.2, 1.0))),
-        Variant("t3", Ranking(boosts=_boosts(3.0, 2.0, 1.0))),
-        Variant("k0.9b0.4", Ranking(k1=0.9, b=0.4)),
-        Variant("k1.5b0.75", Ranking(k1=1.5, b=0.75)),
-        Variant("k1.2b0.5", Ranking(k1=1.2, b=0.5)),
-        Variant("k1.2b0.9", Ranking(k1=1.2, b=0.9)),
-        Variant("k2b0.75", Ranking(k1=2.0, b=0.75)),
-        Variant("prox", proximity=1.0),
-        Variant("prox-long", or_above=12, proximity=1.0),
+        Variant("no-count", exact_total=False),
+        Variant("taat", taat=True),
+        Variant("taat+punct", taat=True, punctuation=True),
+        Variant("taat+punct+or3", taat=True, punctuation=True, or_above=3),
+        Variant("taat+punct+or3+exact", taat=True, punctuation=True, or_above=3, exact_boost=1),
+        Variant("proposed-df", **{**PROPOSED, "max_df": 1.0}),
+        Variant("proposed", **PROPOSED),
+        Variant("proposed-df05", **{**PROPOSED, "max_df": 0.05}),
+        Variant("proposed-t1", Ranking(boosts=_boosts(1.0, 1.0, 1.0)), **PROPOSED),
+        Variant("proposed-t3", Ranking(boosts=_boosts(3.0, 2.0, 1.0)), **PROPOSED),
+        Variant("proposed-k0.9b0.4", Ranking(k1=0.9, b=0.4), **PROPOSED),
+        Variant("proposed-k2", Ranking(k1=2.0), **PROPOSED),
+        Variant("proposed+bm25f", bm25f=True, **PROPOSED),
+        Variant("proposed+lucene-idf", idf="lucene", **PROPOSED),
+        Variant("proposed+coord", coord=0.9, **PROPOSED),
+        Variant("proposed+exact2", **{**PROPOSED, "exact_boost": 2.0}),
+        Variant("proposed+phrases", proximity=4.0, slop=1, **PROPOSED),
+        Variant("proposed-or12", **{**PROPOSED, "or_above": 12}),
     ]
 }
+
+
+# A `?` ending a word or standing alone, a `*` standing alone: punctuation, not wildcards.
+_QMARK = re.compile(r"\?+(?=[\s\"'),.;:!»]|$)|(?<!\S)\*+(?!\S)")
 
 
 class ExperimentIndex(searchkit.SearchIndex):
@@ -341,6 +368,8 @@ class ExperimentIndex(searchkit.SearchIndex):
                 max_df=variant.max_df,
                 top_terms=variant.top_terms,
                 prune_above=variant.or_above,
+                bigram=variant.bigram,
+                rerank=variant.rerank,
             )
             if variant.taat
             else None
@@ -348,6 +377,8 @@ class ExperimentIndex(searchkit.SearchIndex):
 
     def search(self, query: str = "", **options: Any) -> Any:
         v = self.variant
+        if v.punctuation:
+            query = _QMARK.sub(" ", query)
         self._words = query_words(query)
         self._text = query
         if v.or_above and self._words > v.or_above and self._base_ranking.conjunctive:
@@ -367,10 +398,6 @@ class ExperimentIndex(searchkit.SearchIndex):
         facets: bool,
     ) -> Any:
         v = self.variant
-        if isinstance(q, wq.Or) and (v.top_terms or v.max_df < 1.0) and not v.taat:
-            q = self._prune(q)
-        if v.proximity and self._words > 1 and not v.taat:
-            q = self._add_proximity(q)
         if self._fast is not None and not (facets or by_date):
             fast = self._fast.run(self._searcher, self._text, q, filter_q, limit, page)
             if fast is not None:
@@ -379,42 +406,6 @@ class ExperimentIndex(searchkit.SearchIndex):
             return super()._run(q, filter_q, by_date, limit, page, facets)
         results = self._searcher.search(q, limit=page * limit, filter=filter_q)
         return _QuickPage(results, page, limit)
-
-    def _prune(self, q: wq.Or) -> wq.Query:
-        """Keep the rarest words of a flat OR (all their fields), drop the common ones."""
-        reader = self._searcher.reader()
-        total = max(reader.doc_count_all(), 1)
-        df: dict[str, int] = {}
-        for sub in q.subqueries:
-            if isinstance(sub, wq.Term):
-                n = reader.doc_frequency(sub.fieldname, sub.text)
-                df[sub.text] = max(df.get(sub.text, 0), n)
-        ranked = sorted(df, key=lambda t: df[t])
-        keep = {t for t in ranked if df[t] / total <= self.variant.max_df}
-        if self.variant.top_terms:
-            keep &= set(ranked[: self.variant.top_terms])
-        if not keep:
-            return q
-        subs = [s for s in q.subqueries if not isinstance(s, wq.Term) or s.text in keep]
-        return wq.Or(subs, boost=q.boost, scale=q.scale)
-
-    def _add_proximity(self, q: wq.Query) -> wq.Query:
-        """Optional phrase clauses for adjacent query words: closer words score higher."""
-        words = [t for f, t in sorted(_leaf_terms(q)) if f == sc.BODY]
-        order = _term_order(q)
-        words = sorted(set(words), key=lambda t: order.get(t, 0))
-        if len(words) < 2:
-            return q
-        v = self.variant
-        pairs = [
-            wq.Phrase(fname, [a, b], slop=v.slop, boost=v.proximity)
-            for a, b in zip(words, words[1:], strict=False)
-            for fname in v.proximity_fields
-        ]
-        bonus = wq.Or(pairs)
-        if isinstance(q, wq.Or):
-            return wq.Or([*q.subqueries, bonus], boost=q.boost, scale=q.scale)
-        return wq.AndMaybe(q, bonus)
 
 
 Unit = tuple[str, Any]  # ("t", term) or ("p", (word, word...)): one query word or phrase
@@ -489,7 +480,10 @@ class FastScorer:
         max_df: float = 1.0,
         top_terms: int = 0,
         prune_above: int = 0,
+        bigram: float = 0.0,
+        rerank: int = 30,
     ) -> None:
+        self.bigram, self.rerank = bigram, rerank
         self.k1, self.b = ranking.k1, ranking.b
         self.coord = coord
         self.idf = idf
@@ -539,7 +533,12 @@ class FastScorer:
         if filter_q is not None:
             allowed = set(searcher.docs_for_query(filter_q))
             docs = [d for d in docs if d in allowed]
-        top = heapq.nsmallest(page * limit, docs, key=lambda d: (-score[d], d))
+        depth = max(page * limit, self.rerank if self.bigram else 0)
+        top = heapq.nsmallest(depth, docs, key=lambda d: (-score[d], d))
+        if self.bigram and len(top) > 1:
+            score = self._rerank(searcher, text, top, score)
+            top.sort(key=lambda d: (-score[d], d))
+        top = top[: page * limit]
         hits = [_FastHit(searcher, d, score[d]) for d in top[(page - 1) * limit :]]
         return _FastPage(hits, len(docs))
 
@@ -580,6 +579,29 @@ class FastScorer:
             bonus = 1.0 / (present - self.coord) ** 2
             coord = {d: s + (masks[d].bit_count() - 1) * bonus for d, s in acc.items()}
         return q_or, units, leaves_of, acc, masks, coord
+
+    def _rerank(
+        self, searcher: Any, text: str, top: list[int], score: dict[int, float]
+    ) -> dict[int, float]:
+        """Add a bonus per pair of adjacent query words adjacent in the article too.
+
+        Pairs are of text-chain terms (stems, stop words skipped), read from the
+        stored title, lead and body of the ``rerank`` best articles only.
+        """
+        terms = analyze(text, "text")
+        pairs = set(zip(terms, terms[1:], strict=False))
+        if not pairs:
+            return score
+        new = dict(score)
+        fields = [f for f, w in self.boosts if w > 0]
+        for d in top:
+            stored = searcher.stored_fields(d)
+            found: set[tuple[str, str]] = set()
+            for f in fields:
+                seq = analyze(stored.get(f) or "", "text")
+                found |= pairs.intersection(zip(seq, seq[1:], strict=False))
+            new[d] = score[d] + self.bigram * len(found)
+        return new
 
     def _idf(self, n: int, df: int) -> float:
         """Whoosh's ``log(N / (df + 1)) + 1``, or Lucene's BM25 idf (``idf="lucene"``).
@@ -766,17 +788,6 @@ class _QuickPage:
             self.total = max(results.estimated_min_length(), results.scored_length())
 
 
-def _leaf_terms(q: wq.Query) -> set[tuple[str, str]]:
-    return {(f, t if isinstance(t, str) else t.decode()) for f, t in q.iter_all_terms()}
-
-
-def _term_order(q: wq.Query) -> dict[str, int]:
-    order: dict[str, int] = {}
-    for _f, t in q.iter_all_terms():
-        order.setdefault(t if isinstance(t, str) else t.decode(), len(order))
-    return order
-
-
 def optimized_copy(source: Path, reuse: bool, expected: int) -> tuple[Path, float]:
     """A copy of a searchkit index merged into one segment (Whoosh ``optimize``)."""
     target = source.with_name(source.name + "-optimized")
@@ -808,7 +819,11 @@ def searchkit_ready(target: Path, expected: int) -> bool:
 
 
 def run_searchkit(
-    target: Path, variant: Variant, queries: list[tuple[str, str]], budget: float
+    target: Path,
+    variant: Variant,
+    queries: list[tuple[str, str]],
+    budget: float,
+    nosnip_pass: bool = True,
 ) -> dict[str, Any]:
     with ExperimentIndex(target, variant) as ix:
         fallback = 0
@@ -826,13 +841,13 @@ def run_searchkit(
 
         run, lat, load = timed(queries, one, budget)
         n_fallback, n_errors = fallback, errors
-        done = [(qid, text) for qid, text in queries if qid in run]
+        done = [(qid, text) for qid, text in queries if qid in run] if nosnip_pass else []
         _, lat_ns, load_ns = timed(done, lambda text: one(text, snippets=False))
     return {
         "run": run,
         "lat": lat,
         "lat_nosnip": lat_ns,
-        "load": (load[0], load_ns[1]),
+        "load": (load[0], load_ns[1] if done else load[1]),
         "fallback": n_fallback,
         "errors": n_errors,
     }
@@ -1014,8 +1029,8 @@ def uptime() -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| task | system | queries | MRR@10 | S@1 | S@10 | nDCG@10 | p50 ms | p95 ms "
-        "| p50 / p95 ms no snippets | load 1 min |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| p50 / p95 ms no snippets | OR fallback / errors | load 1 min |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -1024,12 +1039,35 @@ def table(rows: list[dict[str, Any]]) -> str:
         cells = {k: f"{v:.3f}" for k, v in m.items()}
         cells[main] = f"**{cells[main]}**"
         nosnip = f"{r['p50_nosnip']:.1f} / {r['p95_nosnip']:.1f}" if "p50_nosnip" in r else "–"
+        fallback = f"{r['fallback']} / {r['errors']}" if "fallback" in r else "–"
         lines.append(
             f"| {r['task']} | {r['system']} | {r['queries']} | {cells['mrr@10']} "
             f"| {cells['s@1']} | {cells['s@10']} | {cells['ndcg@10']} | {r['p50']:.1f} "
-            f"| {r['p95']:.1f} | {nosnip} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
+            f"| {r['p95']:.1f} | {nosnip} | {fallback} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
         )
     return head + "\n".join(lines) + "\n"
+
+
+def subset_notes(rows: list[dict[str, Any]], totals: dict[str, int]) -> str:
+    """For a row cut short by --budget, the other rows' figures on the same queries."""
+    notes = []
+    for r in rows:
+        if r["queries"] >= totals[r["task"]]:
+            continue
+        main = TASKS[r["task"]].main
+        qids = set(r["run"])
+        others = []
+        for o in rows:
+            if o["task"] != r["task"] or o is r or not qids <= set(o["run"]):
+                continue
+            m = evaluate({q: o["run"][q] for q in qids}, {q: o["qrels"][q] for q in qids})
+            others.append(f"{o['system']} {m[main]:.3f}")
+        notes.append(
+            f"* {r['task']}, {r['system']}: stopped by --budget after {r['queries']} of "
+            f"{totals[r['task']]} queries (the first ones, in qid order); {main} on those "
+            f"same queries: {r['metrics'][main]:.3f} here, " + ", ".join(others) + "."
+        )
+    return ("\n" + "\n".join(notes) + "\n") if notes else ""
 
 
 def save_results(path: Path, block: str) -> None:
@@ -1057,7 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", default="searchkit,whoosh,fts5")
     ap.add_argument(
         "--variants",
-        default="default",
+        default="default,proposed",
         help=f"searchkit variants, comma-separated, or 'all': {', '.join(VARIANTS)}",
     )
     ap.add_argument("--sample", type=int, default=0, help="N queries per task (seeded sample)")
@@ -1076,6 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
         "--optimize",
         action="store_true",
         help="experiment: run searchkit on a copy of its index merged to one segment",
+    )
+    ap.add_argument(
+        "--snippets-only",
+        action="store_true",
+        help="time searchkit with snippets only (skip the second pass without them)",
     )
     ap.add_argument("--no-save", action="store_true", help="do not update bench/RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write the figures here (JSON)")
@@ -1096,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, Any]] = []
     builds: list[str] = []
+    totals: dict[str, int] = {}
     try:
         for task in tasks:
             queries = read_queries(args.data, task)
@@ -1103,6 +1147,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.sample and args.sample < len(queries):
                 queries = sorted(random.Random(args.seed).sample(queries, args.sample))
             qrels = {q: qrels[q] for q, _ in queries if q in qrels}
+            totals[task.name] = len(queries)
             expected = sum(1 for _ in read_jsonl(args.data / task.corpus))
             for system in systems:
                 target = work / f"{system}-{task.name}{'.db' if system == 'fts5' else ''}"
@@ -1120,7 +1165,8 @@ def main(argv: list[str] | None = None) -> int:
                 if system == "searchkit":
                     for v in variants:
                         name = "searchkit" + ("" if v.name == "default" else f" [{v.name}]")
-                        runs.append((name, run_searchkit(target, v, queries, budget)))
+                        res = run_searchkit(target, v, queries, budget, not args.snippets_only)
+                        runs.append((name, res))
                 elif system == "whoosh":
                     runs.append(("whoosh stock", run_whoosh(target, task, queries, budget)))
                 else:
@@ -1134,10 +1180,13 @@ def main(argv: list[str] | None = None) -> int:
                         "p50": percentile(res["lat"], 50),
                         "p95": percentile(res["lat"], 95),
                         "load": res["load"],
+                        "run": res["run"],
+                        "qrels": qrels,
                     }
-                    if "lat_nosnip" in res:
+                    if res.get("lat_nosnip"):
                         row["p50_nosnip"] = percentile(res["lat_nosnip"], 50)
                         row["p95_nosnip"] = percentile(res["lat_nosnip"], 95)
+                    if "fallback" in res:
                         row["fallback"] = res["fallback"]
                         row["errors"] = res["errors"]
                     rows.append(row)
@@ -1157,7 +1206,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.reuse:
             shutil.rmtree(work, ignore_errors=True)
 
-    md = table(rows)
+    md = table(rows) + subset_notes(rows, totals)
     sample = f"{args.sample} sampled queries per task" if args.sample else "all queries"
     block = (
         f"Command: `{command}` ({sample})  \n"
@@ -1170,7 +1219,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(block)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1), "utf-8")
+        public = [{k: v for k, v in r.items() if k not in ("run", "qrels")} for r in rows]
+        args.json.write_text(json.dumps(public, indent=1), "utf-8")
     if not args.no_save:
         save_results(RESULTS_MD, block)
     return 0
