@@ -1,20 +1,25 @@
 """Searching: the only module that holds a Whoosh searcher.
 
 Takes a query string and filters, returns :class:`SearchResults` made of plain
-values, so nothing of Whoosh outlives the call. Ranking is BM25F over title,
-lead and body (title weighted highest). Bare words are joined with AND; when no
-article has them all, the search falls back to OR with a coordination bonus and
-says so in ``notices``.
+values, so nothing of Whoosh outlives the call. Ranking is BM25 over title,
+lead and body (title weighted highest). Up to four bare words are joined with
+AND; when no article has them all, the search falls back to OR and says so in
+``notices``. Longer queries rank every article with any of the words (BM25
+rewards the articles with the most, and the rarest). Plain-words queries are
+scored by :mod:`searchkit.ranking` (fast, with a proximity bonus); queries
+with operators, phrases, fields or wildcards by Whoosh's matchers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.searching import Searcher
@@ -34,6 +39,7 @@ from .query import (
     parse_query,
     query_words,
 )
+from .ranking import PlainScorer, Unit, plain_units
 from .snippets import SNIPPET_CHARS, Snippet, make_snippet
 
 SORTS = ("relevance", "date")
@@ -52,6 +58,7 @@ class SearchIndex:
         self._ix = open_index(self.index_dir)
         weighting = scoring.BM25F(B=ranking.b, K1=ranking.k1)
         self._searcher: Searcher = self._ix.searcher(weighting=weighting)
+        self._plain: PlainScorer | None = None
 
     def close(self) -> None:
         self._searcher.close()
@@ -105,15 +112,28 @@ class SearchIndex:
         ranking = self.ranking
         q = parse_query(query, schema, conjunctive=ranking.conjunctive, boosts=ranking.boosts)
         by_date = sort == "date" or isinstance(q, wq.Every)
-        results = self._run(q, filter_q, by_date, limit, page, facets)
-        if results.total == 0 and ranking.conjunctive and query_words(query) > 1:
-            q_or = parse_query(query, schema, conjunctive=False, boosts=ranking.boosts)
-            if q_or != q:
-                results = self._run(q_or, filter_q, by_date, limit, page, facets)
+        units = plain_units(query, q, ranking.boosts)
+        if units is not None:
+            conjunctive = ranking.conjunctive and len(units) <= ranking.and_max_words
+            terms = analyze(query, "text")
+            args = (units, terms, filter_q, by_date, limit, page, facets)
+            results = self._run_plain(conjunctive, *args)
+            if results.total == 0 and conjunctive and len(units) > 1:
+                results = self._run_plain(False, *args)
                 if results.total:
                     notices.append("no article has all the words; showing articles with some")
-                    q = q_or
-        terms = self._highlight_terms(q) if snippets else frozenset()
+            highlight = frozenset(terms)
+        else:
+            results = self._run(q, filter_q, by_date, limit, page, facets)
+            if results.total == 0 and ranking.conjunctive and query_words(query) > 1:
+                q_or = parse_query(query, schema, conjunctive=False, boosts=ranking.boosts)
+                if q_or != q:
+                    results = self._run(q_or, filter_q, by_date, limit, page, facets)
+                    if results.total:
+                        notices.append("no article has all the words; showing articles with some")
+                        q = q_or
+            highlight = self._highlight_terms(q)
+        terms = highlight if snippets else frozenset()
         chars = snippet_chars if snippets else 0
         hits = [self._hit(h, terms, chars, scored=not by_date) for h in results.page]
         facet_values = collect_facets(results.results, self._searcher) if facets else None
@@ -143,6 +163,67 @@ class SearchIndex:
             kwargs["groupedby"] = facet_spec()
         page_obj = self._searcher.search_page(q, page, pagelen=limit, **kwargs)
         return _Page(page_obj)
+
+    def _run_plain(
+        self,
+        conjunctive: bool,
+        units: list[Unit],
+        terms: list[str],
+        filter_q: wq.Query | None,
+        by_date: bool,
+        limit: int,
+        page: int,
+        facets: bool,
+    ) -> Any:
+        """Plain words through :class:`PlainScorer`; date order and facets through Whoosh."""
+        scorer = self._scorer()
+        ranking = self.ranking
+        if not conjunctive and len(units) > ranking.and_max_words and ranking.prune_df < 1:
+            # Words found nearly everywhere cost the most postings and tell the least.
+            limit_df = ranking.prune_df * self._searcher.doc_count()
+            kept = [u for u in units if len(u) > 1 or scorer.doc_frequency(u[0]) <= limit_df]
+            units = kept or units
+        repeats = Counter(terms) if ranking.repeats else None
+        scores, matched = scorer.score(units, all_units=conjunctive, repeats=repeats)
+        if filter_q is not None:
+            allowed = np.zeros(len(matched), dtype=bool)
+            allowed[list(self._searcher.docs_for_query(filter_q))] = True
+            matched &= allowed
+        docs = np.flatnonzero(matched)
+        if by_date or (facets and len(docs)):
+            # Whoosh sorts and counts facets over the matching set, given as a filter.
+            kwargs: dict[str, Any] = {"filter": set(docs.tolist())}
+            if by_date:
+                kwargs.update(sortedby=sc.DATE_SORT, reverse=True)
+            if facets:
+                kwargs["groupedby"] = facet_spec()
+            page_obj = self._searcher.search_page(wq.Every(), page, pagelen=limit, **kwargs)
+            if by_date:
+                return _Page(page_obj)
+            facet_results = page_obj.results
+        else:
+            facet_results = None
+        depth = page * limit
+        rerank = ranking.rerank if ranking.proximity > 0 and len(terms) > 1 else 0
+        best = docs
+        if len(docs) > max(depth, rerank):
+            keep = max(depth, rerank)
+            best = docs[np.argpartition(-scores[docs], keep - 1)[:keep]]
+        final = {int(d): float(scores[d]) for d in best}
+        if rerank:
+            top = sorted(final, key=lambda d: (-final[d], d))[:rerank]
+            for d, bonus in scorer.proximity(terms, top, ranking.proximity).items():
+                final[d] += bonus
+        ordered = sorted(final, key=lambda d: (-final[d], d))[(page - 1) * limit : depth]
+        hits = [_ScoredDoc(self._searcher, d, final[d]) for d in ordered]
+        return _PlainPage(hits, facet_results, len(docs))
+
+    def _scorer(self) -> PlainScorer:
+        """The plain-words scorer of the current searcher (a commit makes a new one)."""
+        if self._plain is None or self._plain.searcher is not self._searcher:
+            r = self.ranking
+            self._plain = PlainScorer(self._searcher, r.boosts, k1=r.k1, b=r.b, idf=r.idf)
+        return self._plain
 
     def _highlight_terms(self, q: wq.Query) -> frozenset[str]:
         """Text-chain terms to mark in snippets, prefix expansions included (bounded)."""
@@ -229,6 +310,23 @@ class _Page:
         self.page = list(page_obj)
         self.results = page_obj.results
         self.total = len(page_obj.results)
+
+
+class _ScoredDoc:
+    """What ``_hit`` reads of a Whoosh hit, for an article scored by PlainScorer."""
+
+    __slots__ = ("_searcher", "docnum", "score")
+
+    def __init__(self, searcher: Searcher, docnum: int, score: float) -> None:
+        self._searcher, self.docnum, self.score = searcher, docnum, score
+
+    def fields(self) -> dict[str, Any]:
+        return dict(self._searcher.stored_fields(self.docnum))
+
+
+class _PlainPage:
+    def __init__(self, page: list[_ScoredDoc], results: Any, total: int) -> None:
+        self.page, self.results, self.total = page, results, total
 
 
 def entity_names(stored: str | None) -> dict[str, list[str]]:

@@ -97,6 +97,24 @@ class FrenchAnalyzer(Analyzer):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         return self._fused(value, token, start_pos, start_char)
 
+    def terms(self, value: str) -> list[str]:
+        """The terms of ``value``, stop words removed: the fast path without tokens.
+
+        Same terms as ``[t.text for t in self(value)]`` (a test says so), at a
+        fraction of the cost: search re-reads stored articles to find query words
+        side by side, and that must not cost more than the search.
+        """
+        cache = _TERM_CACHES.setdefault(self.name, {})
+        entry_of = self._entry
+        out = []
+        for surface in TOKEN_PATTERN.findall(value):
+            entry = cache.get(surface, False)
+            if entry is False:
+                entry = entry_of(surface)
+            if entry is not None and not entry[1]:
+                out.append(entry[0])
+        return out
+
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
         """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""
         terms = _TERM_CACHES.setdefault(self.name, {})
@@ -223,4 +241,7 @@ def analyze(text: str, chain: str = "text") -> list[str]:
     """
     if chain not in CHAINS:
         raise ValueError(f"unknown analysis chain {chain!r}; choose one of {', '.join(CHAINS)}")
-    return [t.text for t in _analyzer(chain)(text)]
+    analyzer = _analyzer(chain)
+    if isinstance(analyzer, FrenchAnalyzer):
+        return analyzer.terms(text)
+    return [t.text for t in analyzer(text)]

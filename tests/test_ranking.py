@@ -1,0 +1,146 @@
+"""The plain-words scorer: same BM25 as Whoosh's, AND/OR semantics, proximity, caching."""
+
+from pathlib import Path
+
+import pytest
+from whoosh import query as wq
+from whoosh import scoring
+
+from searchkit import SearchIndex, index_articles, index_corpus
+from searchkit import ranking as rk
+from searchkit import schema as sc
+from searchkit.dates import parse_date_span as span
+from searchkit.indexer import open_index
+from searchkit.model import Article
+from searchkit.query import DEFAULT_RANKING, Ranking, parse_query
+from searchkit.ranking import PlainScorer, plain_units
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOSTS = DEFAULT_RANKING.boosts
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    """corpus/ indexed in small batches (several segments), then partly re-indexed
+    with changed text (deleted documents): the cases where a scorer goes wrong."""
+    path = tmp_path_factory.mktemp("rank-ix")
+    index_corpus([ROOT / "corpus"], path, entities=False, batch_size=7)
+    with SearchIndex(path) as ix:
+        hits = ix.search("gouvernement", limit=3, snippets=False).hits
+    changed = [
+        Article(id=h.id, title=h.title, body="Texte remplacé : le gouvernement démissionne.")
+        for h in hits
+    ]
+    index_articles(changed, path)
+    return path
+
+
+def schema():
+    return sc.build_schema()
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("retraites réforme", [("retrait",), ("reform",)]),
+        ("Corée du Nord", [("core",), ("nord",)]),
+        ("les Nord-Coréens", [("nord", "coreen")]),
+        ('"taxe carbone" Macron', [("taxe", "carbon"), ("macron",)]),
+        ("Botswana: mort de 275 éléphants", [("botswana",), ("mort",), ("275",), ("elephant",)]),
+    ],
+)
+def test_plain_units(text, units):
+    q = parse_query(text, schema(), conjunctive=False)
+    assert plain_units(text, q, BOOSTS) == units
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["titre:macron retraites", "macron^3 retraites", "gouvernem*", "macron NOT retraites",
+     "macron OR retraites", "macron AND retraites"],
+)  # fmt: skip
+def test_structured_queries_are_not_plain(text):
+    q = parse_query(text, schema(), conjunctive=False)
+    assert plain_units(text, q, BOOSTS) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["gouvernement réforme", "Corée du Nord missile", "président élection Ukraine"]
+)
+def test_scores_equal_whoosh_bm25f(corpus_dir, text):
+    """On several segments with deletions, the numpy scores are Whoosh's BM25F."""
+    ix = open_index(corpus_dir)
+    with ix.searcher(weighting=scoring.BM25F()) as searcher:
+        units = plain_units(text, parse_query(text, ix.schema, conjunctive=False), BOOSTS)
+        terms = [u[0] for u in units]
+        flat = wq.Or([wq.Term(f, t, boost=w) for t in terms for f, w in BOOSTS])
+        expected = {h.docnum: h.score for h in searcher.search(flat, limit=None)}
+        scorer = PlainScorer(searcher, BOOSTS, idf="whoosh")
+        assert len(scorer._segments) > 1 and searcher.reader().has_deletions()
+        scores, matched = scorer.score(units, all_units=False)
+        got = {int(d): float(scores[d]) for d in matched.nonzero()[0]}
+    assert got.keys() == expected.keys()
+    for d, s in expected.items():
+        assert got[d] == pytest.approx(s, rel=1e-4)
+
+
+def test_and_then_or_semantics(corpus_dir):
+    with SearchIndex(corpus_dir) as ix:
+        both = ix.search("Corée missile", limit=100, snippets=False)
+        korea = ix.search("Corée", limit=100, snippets=False)
+        missile = ix.search("missile", limit=100, snippets=False)
+        assert both.total > 0
+        assert {h.id for h in both.hits} == {h.id for h in korea.hits} & {
+            h.id for h in missile.hits
+        }
+        # five words or more: any of them, ranked as the two words joined by OR
+        long = ix.search("Corée missile zzzabsent yyyabsent xxxabsent", limit=100)
+        assert not long.notices
+        assert long.total == len({h.id for h in korea.hits} | {h.id for h in missile.hits})
+    with SearchIndex(corpus_dir, ranking=Ranking(and_max_words=1)) as ix:
+        either = ix.search("Corée missile", limit=100)
+    assert [h.id for h in long.hits] == [h.id for h in either.hits]
+
+
+def test_cache_eviction_changes_nothing(corpus_dir, monkeypatch):
+    query = "gouvernement président élection réforme Ukraine"
+    with SearchIndex(corpus_dir) as ix:
+        before = [(h.id, h.score) for h in ix.search(query, snippets=False).hits]
+    monkeypatch.setattr(rk, "CACHE_POSTINGS", 5)
+    with SearchIndex(corpus_dir) as ix:
+        ix.search("retraites", snippets=False)
+        after = [(h.id, h.score) for h in ix.search(query, snippets=False).hits]
+    assert after == before
+
+
+def test_proximity_ranks_adjacent_words_first(tmp_path):
+    filler = " ".join(["Le conseil a parlé du budget de la ville."] * 5)
+    articles = [
+        Article(id="apart", title="Débat", body=f"La taxe monte. {filler} Le carbone baisse."),
+        Article(id="adjacent", title="Débat", body=f"La taxe carbone monte. {filler}"),
+    ]
+    index_articles(articles, tmp_path)
+    with SearchIndex(tmp_path) as ix:
+        assert [h.id for h in ix.search("taxe carbone").hits] == ["adjacent", "apart"]
+    with SearchIndex(tmp_path, ranking=Ranking(proximity=0)) as ix:
+        hits = ix.search("taxe carbone").hits
+        assert hits[0].score == pytest.approx(hits[1].score, rel=0.2)
+
+
+def test_filters_sort_and_facets_on_plain_queries(corpus_dir):
+    with SearchIndex(corpus_dir) as ix:
+        plain = ix.search("gouvernement", limit=100, snippets=False)
+        dated = ix.search("gouvernement", date_from=span("2020"), date_to=span("2022"), limit=100)
+        assert 0 < dated.total < plain.total
+        assert all("2020" <= h.date[:4] <= "2022" for h in dated.hits)
+        by_date = ix.search("gouvernement", sort="date", limit=100, snippets=False)
+        assert by_date.total == plain.total
+        dates = [h.date for h in by_date.hits if h.date]
+        assert dates == sorted(dates, reverse=True)
+        faceted = ix.search("gouvernement", facets=True, snippets=False)
+        # the same articles through Whoosh's matchers (field queries are not plain)
+        whoosh = ix.search(
+            "title:gouvernement OR lead:gouvernement OR body:gouvernement", facets=True
+        )
+        assert whoosh.total == plain.total
+        assert faceted.facets == whoosh.facets and faceted.facets["month"]
