@@ -19,10 +19,9 @@ Systems:
 
 * ``searchkit``: ``SearchIndex(dir, ranking=...)`` and ``.search(q, limit=10)``, the raw
   query text as a user would type it; index built with ``index_corpus(entities=False)``
-  (``skip_fields`` as above). ``default`` is the engine as it is; ``proposed`` adds the
-  engine changes this bench recommends, made here by subclassing ``SearchIndex``
-  (:class:`ExperimentIndex`, :class:`FastScorer`); ``--variants`` picks others
-  (``VARIANTS``, for ablations).
+  (``skip_fields`` as above). ``default`` is the engine as it ships; ``--variants``
+  adds ablations of its ranking choices (``VARIANTS``: other field weights, no
+  proximity bonus, Lucene's idf, AND for every query length...).
 * ``whoosh``: stock Whoosh 2.7.4, ``LanguageAnalyzer("fr")`` on title and body TEXT
   fields, default ``BM25F()``, ``MultifieldParser`` with ``fieldboosts={"title": 2}``
   and a plain ``OrGroup`` (no coordination bonus); the query is its words, lowercased,
@@ -33,15 +32,15 @@ Systems:
 
 Each system is warmed up with a few untimed queries, then timed one query at a time.
 The load average is printed with the timings: the machine may be shared. Stock Whoosh
-and searchkit as it is take seconds per long query: ``--budget SECONDS`` stops a
-system after that much time on a task (the table says how many queries it ran, and
+takes seconds per long query: ``--budget SECONDS`` stops a system after that much
+time on a task (the table says how many queries it ran, and
 gives the other systems' figure on those same queries).
 
 Run (from the repository root)::
 
     .venv/bin/python bench/relevance.py --reuse --budget 900   # full: 3 tasks, all queries
     .venv/bin/python bench/relevance.py --reuse --sample 200 --tasks abstract,title \\
-        --systems searchkit --variants default,taat,proposed --no-save   # quick iteration
+        --systems searchkit --variants default,title2,no-proximity --no-save   # iteration
     .venv/bin/python bench/relevance.py --reuse --optimize ...   # searchkit, one segment
 
 Indexes go to a fresh temporary folder that is removed at the end, or with ``--reuse``
@@ -54,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import heapq
 import json
 import math
 import os
@@ -78,16 +76,14 @@ sys.path.insert(0, str(ROOT))
 
 from whoosh import fields as wf  # noqa: E402
 from whoosh import index as whoosh_index  # noqa: E402
-from whoosh import query as wq  # noqa: E402
 from whoosh import scoring  # noqa: E402
 from whoosh.analysis import LanguageAnalyzer  # noqa: E402
 from whoosh.qparser import MultifieldParser, OrGroup  # noqa: E402
 
 import searchkit  # noqa: E402
 from searchkit import schema as sc  # noqa: E402
-from searchkit.analysis import analyze  # noqa: E402
 from searchkit.errors import SearchkitError  # noqa: E402
-from searchkit.query import Ranking, parse_query, query_words  # noqa: E402
+from searchkit.query import Ranking  # noqa: E402
 
 K = 10
 WARMUP_QUERIES = 20
@@ -246,546 +242,33 @@ def timed(
 
 @dataclass(frozen=True)
 class Variant:
-    """One searchkit configuration: a ``Ranking`` plus experiments.
-
-    The experiments are done here, by subclassing ``SearchIndex``, so the engine
-    stays untouched:
-
-    * ``punctuation``: a ``?`` ending a word (``édition?``) or alone (``coronavirus ?``)
-      and a lone ``*`` are read as punctuation, not as wildcards (which fail or
-      match nothing);
-    * ``or_above``: a query of more than this many terms skips the AND attempt and
-      runs as OR (0: never, the engine's behaviour);
-    * ``exact_total``: False runs ``searcher.search`` instead of ``search_page``,
-      whose ``ResultsPage`` counts every match in a second pass; the total is then
-      exact when the collector counted it, else Whoosh's estimate (0 stays exact);
-    * ``taat``: bag-of-words queries (bare words, phrases, over title/lead/body) are
-      scored term at a time by :class:`FastScorer`, AND and OR from one pass, with
-      Whoosh's BM25F and coordination bonus; other queries go through Whoosh;
-    * ``bm25f``: with ``taat``, true BM25F: a word's weighted, length-normalised
-      frequencies in title, lead and body are summed before saturation, instead of
-      Whoosh's sum of one saturated BM25 per field;
-    * ``exact_boost``: with ``taat``, the query's words as typed (unstemmed, accents
-      and case folded) also score in the ``exact`` field, with this boost: a bonus
-      for the article that uses the very form typed (``retirés``, ``nouvel``);
-    * ``bigram``/``rerank``: with ``taat``, the ``rerank`` best articles get
-      ``bigram`` points per pair of adjacent query words adjacent in their text;
-    * ``max_df``/``top_terms``: with ``taat``, a query of more than ``or_above`` terms
-      drops the words found in more than ``max_df`` of the articles / keeps only its
-      ``top_terms`` rarest words;
-    * ``proximity``/``slop``/``prox_max``: with ``taat``, a bonus (boost ``proximity``)
-      for pairs of adjacent query words found as a phrase in the ``exact`` field,
-      for queries of at most ``prox_max`` words;
-    * ``idf``: with ``taat``, ``"lucene"`` for BM25's usual idf instead of Whoosh's;
-    * ``coord``: with ``taat``, the coordination bonus the engine means to give OR
-      queries (``OrGroup.factory(0.9)``), which ``query._route_to_exact`` drops:
-      ``Query.apply`` rebuilds the ``Or`` without its ``scale``.
-    """
+    """One searchkit configuration: a name and the ``Ranking`` it runs with."""
 
     name: str
     ranking: Ranking = field(default_factory=Ranking)
-    or_above: int = 0
-    top_terms: int = 0
-    max_df: float = 1.0
-    proximity: float = 0.0
-    slop: int = 1
-    prox_max: int = 12
-    exact_total: bool = True
-    taat: bool = False
-    bm25f: bool = False
-    exact_boost: float = 0.0
-    coord: float = 0.0
-    idf: str = "whoosh"
-    punctuation: bool = False
-    bigram: float = 0.0
-    rerank: int = 30
 
 
 def _boosts(title: float, lead: float, body: float) -> tuple[tuple[str, float], ...]:
     return ((sc.TITLE, title), (sc.LEAD, lead), (sc.BODY, body))
 
 
-# The proposed engine changes, together (see bench/RESULTS.md, "Ranking (issue 3)").
-PROPOSED: dict[str, Any] = {
-    "taat": True,
-    "punctuation": True,
-    "or_above": 3,
-    "exact_boost": 1.0,
-    "bigram": 2.0,
-    "max_df": 0.1,
-}
-
+_D = Ranking()
+# Ablations of the engine's choices (``default`` is the engine as it ships).
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
-        Variant("default"),
-        Variant("or", Ranking(conjunctive=False)),
-        Variant("no-count", exact_total=False),
-        Variant("taat", taat=True),
-        Variant("taat+punct", taat=True, punctuation=True),
-        Variant("taat+punct+or3", taat=True, punctuation=True, or_above=3),
-        Variant("taat+punct+or3+exact", taat=True, punctuation=True, or_above=3, exact_boost=1),
-        Variant("proposed-df", **{**PROPOSED, "max_df": 1.0}),
-        Variant("proposed", **PROPOSED),
-        Variant("proposed-df05", **{**PROPOSED, "max_df": 0.05}),
-        Variant("proposed-t1", Ranking(boosts=_boosts(1.0, 1.0, 1.0)), **PROPOSED),
-        Variant("proposed-t3", Ranking(boosts=_boosts(3.0, 2.0, 1.0)), **PROPOSED),
-        Variant("proposed-k0.9b0.4", Ranking(k1=0.9, b=0.4), **PROPOSED),
-        Variant("proposed-k2", Ranking(k1=2.0), **PROPOSED),
-        Variant("proposed+bm25f", bm25f=True, **PROPOSED),
-        Variant("proposed+lucene-idf", idf="lucene", **PROPOSED),
-        Variant("proposed+coord", coord=0.9, **PROPOSED),
-        Variant("proposed+exact2", **{**PROPOSED, "exact_boost": 2.0}),
-        Variant("proposed+phrases", proximity=4.0, slop=1, **PROPOSED),
-        Variant("proposed-or12", **{**PROPOSED, "or_above": 12}),
+        Variant("default", _D),
+        Variant("title2", replace(_D, boosts=_boosts(2.0, 1.5, 1.0))),
+        Variant("title1", replace(_D, boosts=_boosts(1.0, 1.0, 1.0))),
+        Variant("no-proximity", replace(_D, proximity=0.0)),
+        Variant("lucene-idf", replace(_D, idf="lucene")),
+        Variant("and-always", replace(_D, and_max_words=1000)),
+        Variant("prune-df10", replace(_D, prune_df=0.1)),
+        Variant("k1.5", replace(_D, k1=1.5)),
+        Variant("b0.6", replace(_D, b=0.6)),
+        Variant("repeats", replace(_D, repeats=True)),
     ]
 }
-
-
-# A `?` ending a word or standing alone, a `*` standing alone: punctuation, not wildcards.
-_QMARK = re.compile(r"\?+(?=[\s\"'),.;:!»]|$)|(?<!\S)\*+(?!\S)")
-
-
-class ExperimentIndex(searchkit.SearchIndex):
-    """``SearchIndex`` with the experiments of a :class:`Variant` (bench only)."""
-
-    def __init__(self, index_dir: Path, variant: Variant) -> None:
-        super().__init__(index_dir, ranking=variant.ranking)
-        self.variant = variant
-        self._base_ranking = variant.ranking
-        self._words = 0
-        self._text = ""
-        self._fast = (
-            FastScorer(
-                variant.ranking,
-                bm25f=variant.bm25f,
-                exact_boost=variant.exact_boost,
-                proximity=variant.proximity,
-                slop=variant.slop,
-                prox_max=variant.prox_max,
-                coord=variant.coord,
-                idf=variant.idf,
-                max_df=variant.max_df,
-                top_terms=variant.top_terms,
-                prune_above=variant.or_above,
-                bigram=variant.bigram,
-                rerank=variant.rerank,
-            )
-            if variant.taat
-            else None
-        )
-
-    def search(self, query: str = "", **options: Any) -> Any:
-        v = self.variant
-        if v.punctuation:
-            query = _QMARK.sub(" ", query)
-        self._words = query_words(query)
-        self._text = query
-        if v.or_above and self._words > v.or_above and self._base_ranking.conjunctive:
-            self.ranking = replace(self._base_ranking, conjunctive=False)
-        try:
-            return super().search(query, **options)
-        finally:
-            self.ranking = self._base_ranking
-
-    def _run(
-        self,
-        q: wq.Query,
-        filter_q: wq.Query | None,
-        by_date: bool,
-        limit: int,
-        page: int,
-        facets: bool,
-    ) -> Any:
-        v = self.variant
-        if self._fast is not None and not (facets or by_date):
-            fast = self._fast.run(self._searcher, self._text, q, filter_q, limit, page)
-            if fast is not None:
-                return fast
-        if v.exact_total or facets or by_date:
-            return super()._run(q, filter_q, by_date, limit, page, facets)
-        results = self._searcher.search(q, limit=page * limit, filter=filter_q)
-        return _QuickPage(results, page, limit)
-
-
-Unit = tuple[str, Any]  # ("t", term) or ("p", (word, word...)): one query word or phrase
-
-
-def _unit(leaf: wq.Query) -> Unit | None:
-    if isinstance(leaf, wq.Term) and leaf.fieldname in sc.TEXT_FIELDS:
-        return ("t", leaf.text)
-    if isinstance(leaf, wq.Phrase) and leaf.fieldname in sc.TEXT_FIELDS:
-        return ("p", tuple(leaf.words))
-    return None
-
-
-def _units(q: wq.Query) -> set[Unit] | None:
-    """The words and phrases of a query made only of them, else None."""
-    leaves = [q] if q.is_leaf() or isinstance(q, wq.Phrase) else None
-    if leaves is None:
-        if not isinstance(q, wq.Or):
-            return None
-        leaves = list(q.subqueries)
-    out = set()
-    for leaf in leaves:
-        u = _unit(leaf)
-        if u is None:
-            return None
-        out.add(u)
-    return out
-
-
-class _FastHit:
-    """What ``SearchIndex._hit`` reads of a Whoosh hit."""
-
-    __slots__ = ("docnum", "score", "_searcher")
-
-    def __init__(self, searcher: Any, docnum: int, score: float) -> None:
-        self._searcher, self.docnum, self.score = searcher, docnum, score
-
-    def fields(self) -> dict[str, Any]:
-        return dict(self._searcher.stored_fields(self.docnum))
-
-
-class _FastPage:
-    def __init__(self, hits: list[_FastHit], total: int) -> None:
-        self.page, self.results, self.total = hits, None, total
-
-
-class FastScorer:
-    """Term-at-a-time scoring of bag-of-words queries, AND and OR from one pass.
-
-    Whoosh scores a long OR document at a time through a binary tree of union
-    matchers, one Python call per posting and level: a 20-word query over 33k
-    articles takes seconds. Here each term's postings are read block by block and
-    added into one dict, with the exact formula of Whoosh's ``BM25F`` (idf
-    ``log(N / (df + 1)) + 1``, per-field BM25 times the field boost, summed) and the
-    optional ``Or(scale=...)`` coordination bonus. Phrases are scored by Whoosh's own matcher
-    and added in. A document matching every word is an AND hit; if there is none,
-    every scored document is an OR hit. Queries with any other structure (NOT,
-    fields, prefixes, explicit operators), and indexes with deletions, return None:
-    the caller runs them through Whoosh.
-    """
-
-    def __init__(
-        self,
-        ranking: Ranking,
-        bm25f: bool = False,
-        exact_boost: float = 0.0,
-        proximity: float = 0.0,
-        slop: int = 1,
-        prox_max: int = 12,
-        coord: float = 0.0,
-        idf: str = "whoosh",
-        max_df: float = 1.0,
-        top_terms: int = 0,
-        prune_above: int = 0,
-        bigram: float = 0.0,
-        rerank: int = 30,
-    ) -> None:
-        self.bigram, self.rerank = bigram, rerank
-        self.k1, self.b = ranking.k1, ranking.b
-        self.coord = coord
-        self.idf = idf
-        self.max_df, self.top_terms, self.prune_above = max_df, top_terms, prune_above
-        self.exact_boost = exact_boost
-        self.proximity, self.slop, self.prox_max = proximity, slop, prox_max
-        self.boosts = ranking.boosts
-        self.bm25f = bm25f
-        self._norms: dict[tuple[int, str], list[float]] = {}
-        self._cache: tuple[str, Any] | None = None
-
-    def run(
-        self,
-        searcher: Any,
-        text: str,
-        q: wq.Query,
-        filter_q: wq.Query | None,
-        limit: int,
-        page: int,
-    ) -> _FastPage | None:
-        if searcher.reader().has_deletions():
-            return None
-        scored = self._cache[1] if self._cache and self._cache[0] == text else None
-        if scored is None:
-            scored = self._score(searcher, text, q)
-            self._cache = (text, scored)
-        if scored is False:
-            return None
-        q_or, units, leaves_of, acc, masks, coord = scored
-        if q == q_or:  # the OR parse (Query equality ignores Or.scale)
-            conjunctive = False
-        else:
-            parts = q.subqueries if isinstance(q, wq.And) else [q]
-            groups = [_units(p) for p in parts]
-            if any(g is None or len(g) != 1 for g in groups):
-                return None
-            if set().union(*groups) != set(units):  # type: ignore[arg-type]
-                return None
-            conjunctive = len(units) > 1
-        if conjunctive:
-            needs = [leaves_of[u] for u in units]
-            docs = [d for d, m in masks.items() if all(m & n for n in needs)]
-            score = acc
-        else:
-            docs = list(acc)
-            score = coord if coord is not None else acc
-        if filter_q is not None:
-            allowed = set(searcher.docs_for_query(filter_q))
-            docs = [d for d in docs if d in allowed]
-        depth = max(page * limit, self.rerank if self.bigram else 0)
-        top = heapq.nsmallest(depth, docs, key=lambda d: (-score[d], d))
-        if self.bigram and len(top) > 1:
-            score = self._rerank(searcher, text, top, score)
-            top.sort(key=lambda d: (-score[d], d))
-        top = top[: page * limit]
-        hits = [_FastHit(searcher, d, score[d]) for d in top[(page - 1) * limit :]]
-        return _FastPage(hits, len(docs))
-
-    def _score(self, searcher: Any, text: str, q: wq.Query) -> Any:
-        """Accumulate scores of the OR parse of ``text``; False when not bag-of-words."""
-        q_or = parse_query(text, searcher.schema, conjunctive=False, boosts=self.boosts)
-        leaves = [q_or] if not isinstance(q_or, wq.Or) else list(q_or.subqueries)
-        keys = [_unit(leaf) for leaf in leaves]
-        if any(k is None for k in keys):
-            return False
-        units = list(dict.fromkeys(keys))  # type: ignore[arg-type]
-        if len(units) > self.prune_above and (self.max_df < 1.0 or self.top_terms):
-            drop = self._prune(searcher, leaves, keys)
-            if drop and len(drop) < len(units):  # the OR keeps the others; AND never runs
-                kept = [(leaf, k) for leaf, k in zip(leaves, keys, strict=True) if k not in drop]
-                leaves, keys = [leaf for leaf, _ in kept], [k for _, k in kept]
-                units = list(dict.fromkeys(keys))  # type: ignore[arg-type]
-        leaves_of: dict[Unit, int] = {}
-        for i, k in enumerate(keys):
-            leaves_of[k] = leaves_of.get(k, 0) | (1 << i)  # type: ignore[index]
-        acc: dict[int, float] = {}
-        masks: dict[int, int] = {}
-        n_docs = searcher.doc_count_all()
-        present = 0
-        if self.bm25f:
-            self._score_bm25f(searcher, leaves, keys, acc, masks, n_docs)
-            present = len(leaves)
-        else:
-            for i, leaf in enumerate(leaves):
-                present += self._add_leaf(searcher, leaf, 1 << i, acc, masks)
-        if self.exact_boost:
-            prune = len(units) > self.prune_above and self.max_df < 1.0
-            self._add_exact(searcher, text, acc, self.max_df if prune else 1.0)
-        if self.proximity:
-            self._add_proximity(searcher, text, acc)
-        coord = None
-        if self.coord and present > 1:  # Whoosh's CoordMatcher, Or(scale=self.coord)
-            bonus = 1.0 / (present - self.coord) ** 2
-            coord = {d: s + (masks[d].bit_count() - 1) * bonus for d, s in acc.items()}
-        return q_or, units, leaves_of, acc, masks, coord
-
-    def _rerank(
-        self, searcher: Any, text: str, top: list[int], score: dict[int, float]
-    ) -> dict[int, float]:
-        """Add a bonus per pair of adjacent query words adjacent in the article too.
-
-        Pairs are of text-chain terms (stems, stop words skipped), read from the
-        stored title, lead and body of the ``rerank`` best articles only.
-        """
-        terms = analyze(text, "text")
-        pairs = set(zip(terms, terms[1:], strict=False))
-        if not pairs:
-            return score
-        new = dict(score)
-        fields = [f for f, w in self.boosts if w > 0]
-        for d in top:
-            stored = searcher.stored_fields(d)
-            found: set[tuple[str, str]] = set()
-            for f in fields:
-                seq = analyze(stored.get(f) or "", "text")
-                found |= pairs.intersection(zip(seq, seq[1:], strict=False))
-            new[d] = score[d] + self.bigram * len(found)
-        return new
-
-    def _idf(self, n: int, df: int) -> float:
-        """Whoosh's ``log(N / (df + 1)) + 1``, or Lucene's BM25 idf (``idf="lucene"``).
-
-        Whoosh's ``+ 1`` gives a word found in most articles two thirds of the weight
-        of a rare one; Lucene's ``log(1 + (N - df + 0.5) / (df + 0.5))`` tends to 0.
-        """
-        if self.idf == "lucene":
-            return math.log(1 + (n - df + 0.5) / (df + 0.5))
-        return math.log(n / (df + 1)) + 1
-
-    def _prune(self, searcher: Any, leaves: list[wq.Query], keys: list[Any]) -> set[Any]:
-        """Units to drop from a long query: too common (``max_df``) or past ``top_terms``."""
-        df: dict[Any, int] = {}
-        for leaf, key in zip(leaves, keys, strict=True):
-            if isinstance(leaf, wq.Term):
-                btext = searcher.schema[leaf.fieldname].to_bytes(leaf.text)
-                df[key] = max(df.get(key, 0), searcher.doc_frequency(leaf.fieldname, btext))
-        n = searcher.doc_count_all()
-        drop = {k for k, v in df.items() if v > self.max_df * n}
-        if self.top_terms:
-            ranked = sorted((v, k) for k, v in df.items() if v > 0)
-            drop |= {k for _v, k in ranked[self.top_terms :]}
-        return drop
-
-    def _add_exact(
-        self, searcher: Any, text: str, acc: dict[int, float], max_df: float = 1.0
-    ) -> None:
-        """Bonus for the words as typed: the query's unstemmed forms in the ``exact`` field."""
-        forms = [w for w in dict.fromkeys(analyze(text, "exact")) if analyze(w, "text")]
-        bonus: dict[int, float] = {}
-        limit = max_df * searcher.doc_count_all()
-        for form in forms:
-            if max_df < 1.0 and searcher.doc_frequency(sc.EXACT, form) > limit:
-                continue
-            leaf = wq.Term(sc.EXACT, form, boost=self.exact_boost)
-            self._add_leaf(searcher, leaf, 0, bonus, {})
-        for d, extra in bonus.items():
-            if d in acc:
-                acc[d] += extra
-
-    def _add_proximity(self, searcher: Any, text: str, acc: dict[int, float]) -> None:
-        """Bonus for adjacent query words found close together (``exact`` field phrases).
-
-        Pairs of consecutive words as typed, stop words included (``la poste``), at
-        least one a content word; only for queries of at most ``prox_max`` words.
-        """
-        words = analyze(text, "exact")
-        if len(words) < 2 or len(words) > self.prox_max:
-            return
-        pairs = [
-            (a, b)
-            for a, b in zip(words, words[1:], strict=False)
-            if analyze(a, "text") or analyze(b, "text")
-        ]
-        bonus: dict[int, float] = {}
-        for a, b in dict.fromkeys(pairs):
-            leaf = wq.Phrase(sc.EXACT, [a, b], slop=self.slop, boost=self.proximity)
-            self._add_leaf(searcher, leaf, 0, bonus, {})
-        for d, extra in bonus.items():
-            if d in acc:
-                acc[d] += extra
-
-    def _norm(self, reader: Any, field: str, avgfl: float) -> list[float]:
-        key = (id(reader), field)
-        norm = self._norms.get(key)
-        if norm is None:
-            k1, b = self.k1, self.b
-            length = reader.doc_field_length
-            norm = [
-                k1 * ((1 - b) + b * (length(d, field) or 0) / avgfl)
-                for d in range(reader.doc_count_all())
-            ]
-            self._norms[key] = norm
-        return norm
-
-    def _postings(self, reader: Any, field: str, btext: bytes) -> Iterator[tuple[Any, Any]]:
-        """(ids, term frequencies) of each posting block of a term (no deletions)."""
-        m = reader.postings(field, btext)
-        while True:
-            if m._ids is None:
-                m._read_ids()
-            if m._weights is None:
-                m._read_weights()
-            yield m._ids, m._weights
-            if m._lastblock:
-                return
-            m._goto(m._nextoffset)
-
-    def _add_leaf(
-        self, searcher: Any, leaf: wq.Query, bit: int, acc: dict[int, float], masks: dict[int, int]
-    ) -> int:
-        """Add one leaf's scores; returns 1 if the term exists in the index, else 0."""
-        get, mget = acc.get, masks.get
-        if isinstance(leaf, wq.Phrase):
-            found = 0
-            for sub, offset in searcher.leaf_searchers():
-                m = leaf.matcher(sub)
-                while m.is_active():
-                    d = offset + m.id()
-                    acc[d] = get(d, 0.0) + m.score()
-                    masks[d] = mget(d, 0) | bit
-                    found = 1
-                    m.next()
-            return found
-        field = leaf.fieldname
-        btext = searcher.schema[field].to_bytes(leaf.text)
-        if searcher.doc_frequency(field, btext) == 0:
-            return 0
-        k1 = self.k1
-        n = searcher.doc_count_all()
-        c = self._idf(n, searcher.doc_frequency(field, btext)) * (k1 + 1) * leaf.boost
-        avgfl = searcher.avg_field_length(field) or 1
-        for sub, offset in searcher.leaf_searchers():
-            reader = sub.reader()
-            if (field, btext) not in reader:
-                continue
-            norm = self._norm(reader, field, avgfl)
-            for ids, tfs in self._postings(reader, field, btext):
-                for d, tf in zip(ids, tfs, strict=False):
-                    g = offset + d
-                    acc[g] = get(g, 0.0) + c * tf / (tf + norm[d])
-                    masks[g] = mget(g, 0) | bit
-        return 1
-
-    def _score_bm25f(
-        self,
-        searcher: Any,
-        leaves: list[wq.Query],
-        keys: list[Any],
-        acc: dict[int, float],
-        masks: dict[int, int],
-        n_docs: int,
-    ) -> None:
-        """True BM25F: per word, sum boosted length-normalised tf over fields, saturate once."""
-        k1 = self.k1
-        by_unit: dict[Any, list[int]] = {}
-        for i, k in enumerate(keys):
-            by_unit.setdefault(k, []).append(i)
-        for idxs in by_unit.values():
-            pseudo: dict[int, float] = {}
-            df = 0
-            for i in idxs:
-                leaf = leaves[i]
-                bit = 1 << i
-                if isinstance(leaf, wq.Phrase):
-                    self._add_leaf(searcher, leaf, bit, acc, masks)
-                    continue
-                field = leaf.fieldname
-                btext = searcher.schema[field].to_bytes(leaf.text)
-                df = max(df, searcher.doc_frequency(field, btext))
-                avgfl = searcher.avg_field_length(field) or 1
-                for sub, offset in searcher.leaf_searchers():
-                    reader = sub.reader()
-                    if (field, btext) not in reader:
-                        continue
-                    length = self._norm(reader, field, avgfl)  # k1 * ((1-b) + b*len/avg)
-                    w = leaf.boost * k1
-                    get, mget = pseudo.get, masks.get
-                    for ids, tfs in self._postings(reader, field, btext):
-                        for d, tf in zip(ids, tfs, strict=False):
-                            g = offset + d
-                            pseudo[g] = get(g, 0.0) + w * tf / length[d]
-                            masks[g] = mget(g, 0) | bit
-            if not pseudo:
-                continue
-            idf = self._idf(n_docs, df)
-            get = acc.get
-            for g, tf in pseudo.items():
-                acc[g] = get(g, 0.0) + idf * tf * (k1 + 1) / (tf + k1)
-
-
-class _QuickPage:
-    """Like ``search._Page``, without the second pass that counts every match."""
-
-    def __init__(self, results: Any, page: int, limit: int) -> None:
-        self.page = list(results[(page - 1) * limit : page * limit])
-        self.results = results
-        if results.scored_length() == 0:
-            self.total = 0
-        elif results.has_exact_length():
-            self.total = len(results)
-        else:
-            self.total = max(results.estimated_min_length(), results.scored_length())
 
 
 def optimized_copy(source: Path, reuse: bool, expected: int) -> tuple[Path, float]:
@@ -825,7 +308,7 @@ def run_searchkit(
     budget: float,
     nosnip_pass: bool = True,
 ) -> dict[str, Any]:
-    with ExperimentIndex(target, variant) as ix:
+    with searchkit.SearchIndex(target, ranking=variant.ranking) as ix:
         fallback = 0
         errors = 0
 
@@ -1095,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", default="searchkit,whoosh,fts5")
     ap.add_argument(
         "--variants",
-        default="default,proposed",
+        default="default",
         help=f"searchkit variants, comma-separated, or 'all': {', '.join(VARIANTS)}",
     )
     ap.add_argument("--sample", type=int, default=0, help="N queries per task (seeded sample)")
