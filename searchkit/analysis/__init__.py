@@ -115,6 +115,23 @@ class FrenchAnalyzer(Analyzer):
                 out.append(entry[0])
         return out
 
+    def term_spans(self, value: str, wanted: frozenset[str]) -> Iterator[tuple[int, int, str]]:
+        """``(start, end, term)`` of every word of ``value`` whose term is in ``wanted``.
+
+        What a highlighter needs, without a token per word: snippets scan each
+        hit's whole text, and Whoosh's token-by-token highlighter cost more than
+        the search itself.
+        """
+        cache = _TERM_CACHES.setdefault(self.name, {})
+        entry_of = self._entry
+        for match in TOKEN_PATTERN.finditer(value):
+            surface = match.group()
+            entry = cache.get(surface, False)
+            if entry is False:
+                entry = entry_of(surface)
+            if entry is not None and entry[0] in wanted:
+                yield match.start(), match.end(), entry[0]
+
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
         """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""
         terms = _TERM_CACHES.setdefault(self.name, {})
