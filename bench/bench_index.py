@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_index.py --limit 3000       # a quick look
     .venv/bin/python bench/bench_index.py --corpus /tmp/large.jsonl.gz --engines searchkit
 
-Engines: ``searchkit`` (no entities; ``--entities`` adds a run with them),
+Engines: ``searchkit`` (no entities, one process; ``--entities`` adds a run with
+them, ``--jobs 2``), ``searchkit-j2`` (no entities, ``--jobs 2``: two writer processes),
 ``whoosh`` (stock ``LanguageAnalyzer("fr")``, title and body stored,
 ``procs=2, multisegment=True``: its best on two cores) and ``lucene`` (the
 anchor in ../shared/anchors; run ``bash ../shared/anchors/setup.sh`` first).
@@ -51,7 +52,7 @@ def stock_whoosh_index(corpus: Path, index_dir: Path) -> None:
 
 
 def engine_command(engine: str, corpus: Path, index_dir: Path, entities: bool) -> list[str]:
-    if engine == "searchkit":
+    if engine in ("searchkit", "searchkit-j2"):
         cmd = [
             sys.executable,
             "-m",
@@ -62,7 +63,9 @@ def engine_command(engine: str, corpus: Path, index_dir: Path, entities: bool) -
             str(index_dir),
             "-q",
         ]
-        return cmd + (["--jobs", "2"] if entities else ["--no-entities"])
+        if entities:
+            return cmd + ["--jobs", "2"]
+        return cmd + ["--no-entities"] + (["--jobs", "2"] if engine == "searchkit-j2" else [])
     if engine == "whoosh":
         return [sys.executable, __file__, "--stock-whoosh", str(corpus), str(index_dir)]
     if engine == "lucene":
@@ -94,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ORANGESUM)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--engines", default="searchkit,whoosh,lucene")
+    parser.add_argument("--engines", default="searchkit,searchkit-j2,whoosh,lucene")
     parser.add_argument("--entities", action="store_true", help="also searchkit with NER")
     parser.add_argument("--stock-whoosh", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
