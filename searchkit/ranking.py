@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
@@ -134,12 +135,13 @@ class PlainScorer:
             btext = term.encode("utf-8")
             qtf = repeats.get(term, 1) if repeats else 1
             for field, weight in self.boosts:
-                df = self.searcher.doc_frequency(field, btext)
+                blocks = self._postings(field, btext)
+                df = sum(int(np.count_nonzero(self.live[ids])) for ids, _tfs in blocks)
                 if not df:
                     continue
                 idf = self.idf_of(n, df)
                 norm = self.norms(field)
-                for ids, tfs in self._postings(field, btext):
+                for ids, tfs in blocks:
                     scores[ids] += (qtf * weight * idf * (k1 + 1)) * tfs / (tfs + norm[ids])
                     mask[ids] = True
         if all_units:
@@ -182,7 +184,7 @@ class PlainScorer:
             self._norms[field] = norm
         return norm
 
-    def _postings(self, field: str, btext: bytes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _postings(self, field: str, btext: bytes) -> list[tuple[np.ndarray, np.ndarray]]:
         """(global document numbers, term frequencies) of one term, per segment.
 
         Decoded posting lists are kept (up to ``CACHE_POSTINGS`` entries in all):
@@ -194,16 +196,19 @@ class PlainScorer:
         if cached is None:
             cached = []
             for reader, offset in self._segments:
-                if (field, btext) in reader:
-                    ids, tfs = _read_postings(reader.postings(field, btext))
-                    cached.append(((ids + offset).astype(np.int32), tfs.astype(np.float32)))
+                try:  # one term-dictionary lookup per segment (asking first costs two)
+                    matcher = reader.postings(field, btext)
+                except TermNotFound:
+                    continue
+                ids, tfs = _read_postings(matcher)
+                cached.append(((ids + offset).astype(np.int32), tfs.astype(np.float32)))
             size = sum(len(ids) for ids, _tfs in cached)
             if self._cached + size > CACHE_POSTINGS:
                 self._cache.clear()
                 self._cached = 0
             self._cache[key] = cached
             self._cached += size
-        yield from cached
+        return cached
 
     def proximity(
         self, terms: Sequence[str], docs: Sequence[int], bonus: float
