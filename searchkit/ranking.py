@@ -3,22 +3,23 @@
 Whoosh scores an OR query one document at a time through a binary tree of union
 matchers, one Python call per posting and per level: a 40-word query (a pasted
 paragraph, an abstract) over 33,688 articles takes seconds, a 10-word one
-hundreds of milliseconds. Most queries people type are plain words, with no
-operator, phrase, field or wildcard. For those, this module reads each word's
-postings block by block, once per field, and adds BM25 into one array of scores
-(term at a time), while a second array counts how many of the query's words each
-article has. AND (every word) and OR (any word) come from the same pass.
+hundreds of milliseconds. Most queries people type are plain words (hyphenated
+words and quoted phrases included), with no operator, field, boost or wildcard.
+For those, this module reads each word's postings block by block, once per
+field, and adds BM25 into one array of scores (term at a time), while boolean
+arrays record which articles have which words. AND (every word or phrase) and
+OR (any word) come from the same pass.
 
-The formula is BM25 per field, summed with the field weights (the ``BM25F`` that
-Whoosh ships, with Lucene's idf, which gives a word found in most articles almost
-no weight where Whoosh's ``log(N / (df + 1)) + 1`` keeps two thirds of a rare
-word's). The best articles then get a bonus per pair of adjacent query words
+The formula is BM25 per field, summed with the field weights: the ``BM25F`` that
+Whoosh ships (a test checks the scores are equal), with Whoosh's idf
+``log(N / (df + 1)) + 1`` by default or Lucene's (``Ranking.idf``; they measured
+equal). The best articles then get a bonus per pair of adjacent query words
 found adjacent in their text (:meth:`PlainScorer.proximity`): the cheap
 proximity signal that tells the article about "taxe carbone" from one that
 mentions a tax and, elsewhere, carbon.
 
-Everything else (phrases, ``NOT``, ``field:value``, prefixes) goes through
-Whoosh's own matchers in :mod:`searchkit.search`.
+Everything else (``NOT``, ``field:value``, boosts, prefixes, wildcards,
+explicit operators) goes through Whoosh's own matchers in :mod:`searchkit.search`.
 """
 
 from __future__ import annotations
