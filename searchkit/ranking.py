@@ -97,7 +97,7 @@ class PlainScorer:
         boosts: Sequence[tuple[str, float]],
         k1: float = 1.2,
         b: float = 0.75,
-        idf: str = "lucene",
+        idf: str = "whoosh",
     ) -> None:
         self.searcher = searcher
         self.boosts = [(f, w) for f, w in boosts if w > 0]
