@@ -36,9 +36,14 @@ def _text(value: Any) -> str:
 
 
 def collect_facets(
-    results: Results, searcher: Searcher, top: int = 10
+    results: Results | None, searcher: Searcher, top: int = 10
 ) -> dict[str, list[FacetCount]]:
-    """Top ``top`` entities per type and the article count of every month, newest first."""
+    """Top ``top`` entities per type and the article count of every month, newest first.
+
+    ``results`` is None when nothing matched: every facet is then empty.
+    """
+    if results is None:
+        return {name: [] for name in (*ENTITY_FACETS, MONTH_FACET)}
     out: dict[str, list[FacetCount]] = {}
     for name in ENTITY_FACETS:
         groups = results.groups(name)

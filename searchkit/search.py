@@ -190,7 +190,9 @@ class SearchIndex:
             allowed[list(self._searcher.docs_for_query(filter_q))] = True
             matched &= allowed
         docs = np.flatnonzero(matched)
-        if by_date or (facets and len(docs)):
+        if not len(docs):  # Whoosh reads an empty filter as no filter at all
+            return _PlainPage([], None, 0)
+        if by_date or facets:
             # Whoosh sorts and counts facets over the matching set, given as a filter.
             kwargs: dict[str, Any] = {"filter": set(docs.tolist())}
             if by_date:

@@ -170,3 +170,14 @@ def test_filters_sort_and_facets_on_plain_queries(corpus_dir):
         )
         assert whoosh.total == plain.total
         assert faceted.facets == whoosh.facets and faceted.facets["month"]
+
+
+@pytest.mark.parametrize("query", ["zzzqqq", "zzzqqq wwwxxx", "title:zzzqqq"])
+def test_no_match_with_date_sort_and_facets(corpus_dir, query):
+    """Nothing matched stays nothing: an empty match set must not become "no filter"."""
+    with SearchIndex(corpus_dir) as ix:
+        by_date = ix.search(query, sort="date")
+        faceted = ix.search(query, facets=True)
+    assert by_date.total == 0 and by_date.hits == []
+    assert faceted.total == 0 and faceted.hits == []
+    assert all(not counts for counts in faceted.facets.values())
