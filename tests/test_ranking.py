@@ -181,3 +181,20 @@ def test_no_match_with_date_sort_and_facets(corpus_dir, query):
     assert by_date.total == 0 and by_date.hits == []
     assert faceted.total == 0 and faceted.hits == []
     assert all(not counts for counts in faceted.facets.values())
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Corée missile", "les Nord-Coréens", '"Corée du Nord" sanctions', "réforme retraites grève",
+     "Macron élection présidentielle", "l'Ukraine", "États-Unis Trump"],
+)  # fmt: skip
+def test_plain_and_matches_whoosh_and(segmented_dir, query):
+    """The fast path's AND finds exactly the articles Whoosh's AND query finds."""
+    ix = open_index(segmented_dir)
+    q = parse_query(query, ix.schema, conjunctive=True)
+    with ix.searcher() as searcher:
+        expected = {searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(q)}
+    with SearchIndex(segmented_dir) as index:
+        got = index.search(query, limit=1000, snippets=False)
+    assert not got.notices  # every query here has matches with all its words
+    assert {h.id for h in got.hits} == expected and got.total == len(expected)
