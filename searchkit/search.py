@@ -150,7 +150,7 @@ class SearchIndex:
     def _run(
         self,
         q: wq.Query,
-        filter_q: wq.Query | None,
+        filter_q: wq.Query | set[int] | None,
         by_date: bool,
         limit: int,
         page: int,
@@ -192,19 +192,13 @@ class SearchIndex:
         docs = np.flatnonzero(matched)
         if not len(docs):  # Whoosh reads an empty filter as no filter at all
             return _PlainPage([], None, 0)
+        facet_results = None
         if by_date or facets:
             # Whoosh sorts and counts facets over the matching set, given as a filter.
-            kwargs: dict[str, Any] = {"filter": set(docs.tolist())}
+            whoosh_page = self._run(wq.Every(), set(docs.tolist()), by_date, limit, page, facets)
             if by_date:
-                kwargs.update(sortedby=sc.DATE_SORT, reverse=True)
-            if facets:
-                kwargs["groupedby"] = facet_spec()
-            page_obj = self._searcher.search_page(wq.Every(), page, pagelen=limit, **kwargs)
-            if by_date:
-                return _Page(page_obj)
-            facet_results = page_obj.results
-        else:
-            facet_results = None
+                return whoosh_page
+            facet_results = whoosh_page.results
         depth = page * limit
         rerank = ranking.rerank if ranking.proximity > 0 and len(terms) > 1 else 0
         best = docs
