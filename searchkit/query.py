@@ -80,7 +80,7 @@ ENTITY_OPTION_TYPES = (sc.PERSON, sc.ORG, sc.PLACE, sc.MISC)
 SEARCHABLE_FIELDS = (sc.TITLE, sc.LEAD, sc.BODY, sc.EXACT, *ENTITY_OPTION_TYPES)
 FIELD_ALIAS_OF = {alias: field for field, aliases in FIELD_ALIASES.items() for alias in aliases}
 MAX_QUERY_CHARS = 1000
-_QUESTION_MARK = re.compile(r"\?+(?![^\s\"'),.;:!»])")
+_QUESTION_MARK = re.compile(r"\?+(?![\w*?])")  # not followed by a letter, digit, * or ?
 _FIELD_PREFIX = re.compile(r"(?:^|[\s(])([A-Za-z_]+):")
 
 
@@ -145,6 +145,14 @@ def _check_fields(text: str, schema: Schema) -> None:
                 f"the field {name!r} cannot be searched; searchable fields: "
                 f"{', '.join(SEARCHABLE_FIELDS)} (dates: use --from/--to)"
             )
+
+
+def restricts_field(text: str) -> bool:
+    """Whether ``text`` names a searchable field (``titre:macron``, ``body:"..."``)."""
+    return any(
+        FIELD_ALIAS_OF.get(name.lower(), name.lower()) in SEARCHABLE_FIELDS
+        for name in _FIELD_PREFIX.findall(text)
+    )
 
 
 def _clean(text: str) -> str:

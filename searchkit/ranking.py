@@ -37,6 +37,7 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from .analysis import analyze
+from .query import restricts_field
 
 # Explicit operators: the parser's And/Or nodes then mean what the user wrote.
 _OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
@@ -58,7 +59,7 @@ def plain_units(text: str, q: wq.Query, boosts: Sequence[tuple[str, float]]) -> 
     A ``field:`` restriction, a ``^`` boost, a wildcard, ``NOT`` or an explicit
     operator makes it a query for Whoosh's matchers.
     """
-    if _OPERATORS.search(text):
+    if _OPERATORS.search(text) or "^" in text or restricts_field(text):
         return None
     weights = {f: w for f, w in boosts if w > 0}
     seen: dict[Unit, dict[str, float]] = {}
@@ -119,11 +120,15 @@ class PlainScorer:
         units: Sequence[Unit],
         all_units: bool,
         repeats: dict[str, int] | None = None,
+        exact_phrases: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(BM25 score, matched) for every document.
 
         Every distinct word scores once, whether typed alone or in a phrase, times
-        ``repeats[word]`` when given (a word the query repeats weighs more).
+        ``repeats[word]`` when given (a word the query repeats weighs more). A phrase
+        (or hyphenated word) matches where Whoosh's phrase matcher finds it; with
+        ``exact_phrases=False`` (long OR queries, where matching phrases costs more
+        than the rest of the search) where all its words are.
         ``matched`` is "has every unit" when ``all_units`` (a phrase counts where
         Whoosh's phrase matcher finds it), else "has any of the words".
         """
@@ -151,8 +156,13 @@ class PlainScorer:
                 matched &= present[unit[0]] if len(unit) == 1 else self._phrase_mask(unit)
         else:
             matched = np.zeros(self.size, dtype=bool)
-            for mask in present.values():
-                matched |= mask
+            for unit in dict.fromkeys(units):
+                if len(unit) == 1:
+                    matched |= present[unit[0]]
+                elif exact_phrases:
+                    matched |= self._phrase_mask(unit)
+                else:
+                    matched |= np.logical_and.reduce([present[t] for t in unit])
             matched &= self.live
         return scores, matched
 

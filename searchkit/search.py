@@ -125,7 +125,12 @@ class SearchIndex:
             highlight = frozenset(terms)
         else:
             results = self._run(q, filter_q, by_date, limit, page, facets)
-            if results.total == 0 and ranking.conjunctive and query_words(query) > 1:
+            if (
+                results.total == 0
+                and ranking.conjunctive
+                and query_words(query) > 1
+                and not _has_not(q)  # OR would turn `NOT x` into "every article without x"
+            ):
                 q_or = parse_query(query, schema, conjunctive=False, boosts=ranking.boosts)
                 if q_or != q:
                     results = self._run(q_or, filter_q, by_date, limit, page, facets)
@@ -162,7 +167,7 @@ class SearchIndex:
         if facets:
             kwargs["groupedby"] = facet_spec()
         page_obj = self._searcher.search_page(q, page, pagelen=limit, **kwargs)
-        return _Page(page_obj)
+        return _Page(page_obj, page)
 
     def _run_plain(
         self,
@@ -184,7 +189,10 @@ class SearchIndex:
             kept = [u for u in units if len(u) > 1 or scorer.doc_frequency(u[0]) <= limit_df]
             units = kept or units
         repeats = Counter(terms) if ranking.repeats else None
-        scores, matched = scorer.score(units, all_units=conjunctive, repeats=repeats)
+        short = len(units) <= ranking.and_max_words
+        scores, matched = scorer.score(
+            units, all_units=conjunctive, repeats=repeats, exact_phrases=short
+        )
         if filter_q is not None:
             allowed = np.zeros(len(matched), dtype=bool)
             allowed[list(self._searcher.docs_for_query(filter_q))] = True
@@ -202,9 +210,12 @@ class SearchIndex:
         depth = page * limit
         rerank = ranking.rerank if ranking.proximity > 0 and len(terms) > 1 else 0
         best = docs
-        if len(docs) > max(depth, rerank):
-            keep = max(depth, rerank)
-            best = docs[np.argpartition(-scores[docs], keep - 1)[:keep]]
+        keep = max(depth, rerank)
+        if len(docs) > keep:
+            # Every article tied with the cut-off stays a candidate: the order below
+            # breaks ties by document number, so pages never repeat or skip one.
+            cutoff = np.partition(scores[docs], len(docs) - keep)[len(docs) - keep]
+            best = docs[scores[docs] >= cutoff]
         final = {int(d): float(scores[d]) for d in best}
         if rerank:
             top = sorted(final, key=lambda d: (-final[d], d))[:rerank]
@@ -302,10 +313,18 @@ class SearchIndex:
 class _Page:
     """The parts of a Whoosh ResultsPage we use, with the total counted once."""
 
-    def __init__(self, page_obj: Any) -> None:
-        self.page = list(page_obj)
+    def __init__(self, page_obj: Any, page: int) -> None:
+        # Whoosh clamps a page past the end to the last page; a script paging until
+        # it gets no hits must get none.
+        self.page = list(page_obj) if page_obj.pagenum == page else []
         self.results = page_obj.results
         self.total = len(page_obj.results)
+
+
+def _has_not(q: wq.Query) -> bool:
+    if isinstance(q, (wq.Not, wq.AndNot)):
+        return True
+    return any(_has_not(child) for child in q.children())
 
 
 class _ScoredDoc:

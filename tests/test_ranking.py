@@ -198,3 +198,56 @@ def test_plain_and_matches_whoosh_and(segmented_dir, query):
         got = index.search(query, limit=1000, snippets=False)
     assert not got.notices  # every query here has matches with all its words
     assert {h.id for h in got.hits} == expected and got.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"Corée du Nord" xyzzy', "Nord-Coréens xyzzy", "COVID-19 xyzzy",
+     "Corée missile Ukraine Russie sanctions Poutine"],
+)  # fmt: skip
+def test_plain_or_matches_whoosh_or(segmented_dir, query):
+    """In OR mode (fallback, long queries) a phrase or hyphenated word still needs its phrase."""
+    ix = open_index(segmented_dir)
+    q = parse_query(query, ix.schema, conjunctive=False)
+    with ix.searcher() as searcher:
+        expected = {searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(q)}
+    with SearchIndex(segmented_dir) as index:
+        got = index.search(query, limit=1000, snippets=False)
+    assert {h.id for h in got.hits} == expected and got.total == len(expected)
+
+
+def test_pages_never_repeat_or_skip_tied_articles(segmented_dir):
+    with SearchIndex(segmented_dir) as ix:
+        whole = ix.search("paris", limit=100, snippets=False)
+        paged = [h.id for p in range(1, 6) for h in ix.search("paris", limit=5, page=p).hits]
+    assert whole.total > 10
+    assert paged == [h.id for h in whole.hits][: len(paged)]
+    assert len(paged) == len(set(paged)) == min(whole.total, 25)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+@pytest.mark.parametrize("query", ["ukraine", "ukrain*"])
+def test_page_past_the_end_is_empty(segmented_dir, query, sort):
+    with SearchIndex(segmented_dir) as ix:
+        first = ix.search(query, sort=sort, snippets=False)
+        past = ix.search(query, sort=sort, page=50, snippets=False)
+    assert first.hits and past.hits == [] and past.total == first.total
+
+
+def test_field_restriction_beside_the_bare_word_is_kept(segmented_dir):
+    with SearchIndex(segmented_dir) as ix:
+        both = ix.search("macron titre:macron", limit=1000, snippets=False)
+        title_only = ix.search("titre:macron", limit=1000, snippets=False)
+    assert {h.id for h in both.hits} == {h.id for h in title_only.hits}
+
+
+def test_or_fallback_keeps_not(segmented_dir):
+    """`NOT x` must not turn into "every article without x" when AND finds nothing."""
+    with SearchIndex(segmented_dir) as ix:
+        assert ix.search("ukraine xyzzy NOT trump").total == 0
+
+
+@pytest.mark.parametrize("text", ["Que faire?”", "“guerre?”", "guerre?…", "pourquoi? oui"])
+def test_question_mark_before_punctuation_is_not_a_wildcard(text):
+    q = parse_query(text, schema())
+    assert not any(isinstance(leaf, wq.Wildcard) for leaf in q.leaves())

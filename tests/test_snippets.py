@@ -46,3 +46,9 @@ def test_no_match_gives_the_opening_without_highlight():
     snip = make_snippet("Un texte court sur la pluie.", terms("soleil"))
     assert snip.text == "Un texte court sur la pluie."
     assert snip.highlights == []
+
+
+def test_stop_word_with_the_same_term_is_not_marked():
+    """`leurs` stems to `leur`, which is also a stop word: only the indexed word is marked."""
+    snip = make_snippet("Ils ont perdu leur maison et leurs biens.", terms("leurs"))
+    assert [snip.text[s:e] for s, e in snip.highlights] == ["leurs"]

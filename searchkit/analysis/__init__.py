@@ -129,7 +129,7 @@ class FrenchAnalyzer(Analyzer):
             entry = cache.get(surface, False)
             if entry is False:
                 entry = entry_of(surface)
-            if entry is not None and entry[0] in wanted:
+            if entry is not None and not entry[1] and entry[0] in wanted:
                 yield match.start(), match.end(), entry[0]
 
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
