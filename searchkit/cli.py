@@ -222,7 +222,9 @@ def search(
 ) -> None:
     """Search the index: words, "phrases", AND/OR/NOT, field:value, prefix*.
 
-    The query may be empty when filters are given (newest first).
+    Up to four bare words must all appear (else articles with some, with a
+    notice); longer queries rank every article with any of the words. The query
+    may be empty when filters are given (newest first).
 
     Example: searchkit search "coree du nord" --person "Vladimir Poutine" --from 2023
     """
