@@ -183,6 +183,16 @@ def test_no_match_with_date_sort_and_facets(corpus_dir, query):
     assert all(not counts for counts in faceted.facets.values())
 
 
+def fast_and_whoosh(index_dir, query, conjunctive):
+    """(searchkit's results, ids Whoosh's own AND or OR parse of ``query`` matches)."""
+    ix = open_index(index_dir)
+    q = parse_query(query, ix.schema, conjunctive=conjunctive)
+    with ix.searcher() as searcher:
+        expected = {searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(q)}
+    with SearchIndex(index_dir) as index:
+        return index.search(query, limit=1000, snippets=False), expected
+
+
 @pytest.mark.parametrize(
     "query",
     ["Corée missile", "les Nord-Coréens", '"Corée du Nord" sanctions', "réforme retraites grève",
@@ -190,12 +200,7 @@ def test_no_match_with_date_sort_and_facets(corpus_dir, query):
 )  # fmt: skip
 def test_plain_and_matches_whoosh_and(segmented_dir, query):
     """The fast path's AND finds exactly the articles Whoosh's AND query finds."""
-    ix = open_index(segmented_dir)
-    q = parse_query(query, ix.schema, conjunctive=True)
-    with ix.searcher() as searcher:
-        expected = {searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(q)}
-    with SearchIndex(segmented_dir) as index:
-        got = index.search(query, limit=1000, snippets=False)
+    got, expected = fast_and_whoosh(segmented_dir, query, conjunctive=True)
     assert not got.notices  # every query here has matches with all its words
     assert {h.id for h in got.hits} == expected and got.total == len(expected)
 
@@ -207,12 +212,7 @@ def test_plain_and_matches_whoosh_and(segmented_dir, query):
 )  # fmt: skip
 def test_plain_or_matches_whoosh_or(segmented_dir, query):
     """In OR mode (fallback, long queries) a phrase or hyphenated word still needs its phrase."""
-    ix = open_index(segmented_dir)
-    q = parse_query(query, ix.schema, conjunctive=False)
-    with ix.searcher() as searcher:
-        expected = {searcher.stored_fields(d)["id"] for d in searcher.docs_for_query(q)}
-    with SearchIndex(segmented_dir) as index:
-        got = index.search(query, limit=1000, snippets=False)
+    got, expected = fast_and_whoosh(segmented_dir, query, conjunctive=False)
     assert {h.id for h in got.hits} == expected and got.total == len(expected)
 
 
