@@ -88,7 +88,7 @@ def cli() -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Processes for entity extraction.",
+    help="Processes: for entity extraction, or with --no-entities for writing the index.",
 )
 @click.option(
     "--skip-field",

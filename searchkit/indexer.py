@@ -37,6 +37,7 @@ from .errors import (
     SearchkitError,
 )
 from .model import Article
+from .segments import FastSegmentWriter, merge_small_segments
 
 META_FILE = "searchkit.json"
 LOCK_FILE = "searchkit.lock"
@@ -215,8 +216,7 @@ def index_articles(
     report: IndexReport | None = None,
     rebuild: bool = False,
     skip_fields: Iterable[str] = (),
-    batch_size: int = 2000,
-    limitmb: int = 256,
+    batch_size: int = 10_000,
     procs: int = 1,
     sources: Iterable[str] = (),
     on_article: Callable[[IndexReport], None] | None = None,
@@ -225,9 +225,10 @@ def index_articles(
 
     ``report`` may carry counts from earlier stages (read, rejected, notices);
     ``on_article`` is called after each article, for progress displays.
-    ``procs`` > 1 spreads each batch over that many writer processes (Whoosh's
-    multisegment writer); the document count is checked after every commit,
-    because that writer can drop a dead worker's documents without an error.
+    ``procs`` > 1 splits each batch between this process and forked helpers, each
+    writing a segment of its own. A batch is held in memory with its postings
+    (about 40 KB per article), so ``batch_size`` bounds memory, whatever the corpus
+    size; the document count is still checked after every commit.
     """
     report = report or IndexReport()
     skip = tuple(skip_fields)
@@ -254,8 +255,8 @@ def index_articles(
                 if on_article:
                     on_article(report)
                 if len(batch) >= batch_size:
-                    _commit(ix, batch, existing, report, target, sources, limitmb, procs)
-            _commit(ix, batch, existing, report, target, sources, limitmb, procs)
+                    _commit(ix, batch, existing, report, target, sources, procs)
+            _commit(ix, batch, existing, report, target, sources, procs)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -275,7 +276,6 @@ def _commit(
     report: IndexReport,
     index_dir: Path,
     sources: Iterable[str],
-    limitmb: int = 256,
     procs: int = 1,
 ) -> None:
     """Write one batch as one commit; counts and metadata change only once it is committed."""
@@ -283,21 +283,17 @@ def _commit(
         return
     with ix.reader() as reader:
         before = reader.doc_count()
-    parallel = procs > 1 and len(batch) >= 1000  # small batches: process start-up dominates
-    if parallel:
-        writer = ix.writer(limitmb=limitmb, procs=procs, multisegment=True)
-    else:
-        writer = ix.writer(limitmb=limitmb)
+    writer = FastSegmentWriter(ix)
     added = updated = 0
     try:
-        for article_id, doc in batch.items():
+        for article_id in batch:
             if article_id in existing:
                 writer.delete_by_term(sc.ID, article_id)
                 updated += 1
             else:
                 added += 1
-            writer.add_document(**doc)
-        writer.commit()
+        writer.add_documents(list(batch.values()), procs=procs)
+        writer.commit(mergetype=merge_small_segments)
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         raise
@@ -378,7 +374,7 @@ def index_corpus(
     skip_fields: Iterable[str] = (),
     on_problem: Callable[[object], None] | None = None,
     on_article: Callable[[IndexReport], None] | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
 ) -> IndexReport:
     """Read, extract entities and index: the whole pipeline of ``searchkit index``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from whoosh import fields
 
 from .analysis import entity_analyzer, exact_analyzer, text_analyzer
+from .segments import FrenchPositions
 
 SCHEMA_VERSION = 1
 
@@ -44,16 +45,23 @@ def _entity_field() -> fields.FieldType:
     return field
 
 
+def _text_field(analyzer: object, stored: bool) -> fields.FieldType:
+    # Positions as Whoosh encodes them, computed per term rather than per token.
+    field = fields.TEXT(analyzer=analyzer, stored=stored, multitoken_query="phrase")
+    field.format = FrenchPositions(field_boost=field.format.field_boost)
+    return field
+
+
 def build_schema() -> fields.Schema:
     """The searchkit schema: text fields, their exact twin, dates, entities, stored metadata."""
     text = text_analyzer()
     return fields.Schema(
         **{
             ID: fields.ID(unique=True, stored=True, sortable=True),
-            TITLE: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),
-            LEAD: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),
-            BODY: fields.TEXT(analyzer=text, stored=True, multitoken_query="phrase"),
-            EXACT: fields.TEXT(analyzer=exact_analyzer(), stored=False, multitoken_query="phrase"),
+            TITLE: _text_field(text, stored=True),
+            LEAD: _text_field(text, stored=True),
+            BODY: _text_field(text, stored=True),
+            EXACT: _text_field(exact_analyzer(), stored=False),
             DATE: fields.STORED(),
             DATE_START: fields.NUMERIC(int, bits=32),
             DATE_END: fields.NUMERIC(int, bits=32),

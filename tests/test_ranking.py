@@ -6,7 +6,7 @@ import pytest
 from whoosh import query as wq
 from whoosh import scoring
 
-from searchkit import SearchIndex, index_articles, index_corpus
+from searchkit import SearchIndex, index_articles, index_corpus, indexer
 from searchkit import ranking as rk
 from searchkit import schema as sc
 from searchkit.dates import parse_date_span as span
@@ -17,6 +17,14 @@ from searchkit.ranking import PlainScorer, plain_units
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOSTS = DEFAULT_RANKING.boosts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_merges():
+    """Keep every batch's segment and every deletion: the cases under test."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(indexer, "merge_small_segments", lambda writer, segments: list(segments))
+        yield
 
 
 @pytest.fixture(scope="module")

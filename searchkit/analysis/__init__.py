@@ -36,6 +36,8 @@ __all__ = [
     "entity_analyzer",
     "entity_key",
     "exact_analyzer",
+    "merge_term_caches",
+    "term_caches",
     "text_analyzer",
 ]
 
@@ -115,6 +117,34 @@ class FrenchAnalyzer(Analyzer):
                 out.append(entry[0])
         return out
 
+    def positions(self, value: str) -> dict[str, list[int]]:
+        """Each term of ``value`` with its positions, as ``self(value, positions=True)``.
+
+        What an index writer needs per field, without a token object per word:
+        indexing spent more time walking tokens than analysing words. Positions
+        are numbered as the fused path numbers them (a test compares the two).
+        """
+        cache = _TERM_CACHES.setdefault(self.name, {})
+        entry_of = self._entry
+        renumber = self.renumber
+        out: dict[str, list[int]] = {}
+        kept = -1
+        for pos, surface in enumerate(TOKEN_PATTERN.findall(value)):
+            entry = cache.get(surface, False)
+            if entry is False:
+                entry = entry_of(surface)
+            if entry is None or entry[1]:
+                continue
+            if renumber:
+                kept = pos if kept < 0 else kept + 1
+                pos = kept
+            term = entry[0]
+            if term in out:
+                out[term].append(pos)
+            else:
+                out[term] = [pos]
+        return out
+
     def term_spans(self, value: str, wanted: frozenset[str]) -> Iterator[tuple[int, int, str]]:
         """``(start, end, term)`` of every word of ``value`` whose term is in ``wanted``.
 
@@ -180,6 +210,24 @@ class FrenchAnalyzer(Analyzer):
             terms.clear()
         entry = terms[surface] = out[0] if out else None
         return entry
+
+
+def term_caches() -> dict[str, dict[str, _Entry]]:
+    """The fast path's per-chain caches, for a helper process to hand back to its parent.
+
+    An indexing helper is forked with its parent's caches and fills them further;
+    without this, each batch's helpers would re-analyse the same vocabulary.
+    """
+    return _TERM_CACHES
+
+
+def merge_term_caches(caches: dict[str, dict[str, _Entry]]) -> None:
+    """Add entries computed elsewhere (same chains, same code) to this process's caches."""
+    for name, entries in caches.items():
+        mine = _TERM_CACHES.setdefault(name, {})
+        if len(mine) + len(entries) > _CACHE_LIMIT:
+            mine.clear()
+        mine.update(entries)
 
 
 def text_analyzer() -> FrenchAnalyzer:

@@ -1,0 +1,285 @@
+"""Writing Whoosh segments without Whoosh's per-posting bookkeeping.
+
+Profiling an indexing run showed Whoosh's own writer, not French analysis, taking
+most of the time: every posting became a tuple in a sorting pool (spilled to disk
+and merge-sorted past ``limitmb``), then was fed one call at a time to the codec,
+which looked the document's field length up again for each. The segment files
+are fine; the route to them is slow. Here the same files are written another way:
+
+- :class:`FrenchPositions` turns a field's text into per-term positions with the
+  analyzer's :meth:`~searchkit.analysis.FrenchAnalyzer.positions`, not a token
+  object per word; the encoded bytes are Whoosh's ``Positions`` bytes.
+- :class:`FastSegmentWriter` keeps a segment's postings grouped by term in memory
+  (:class:`TermPool`) as documents arrive, so nothing is sorted but the terms,
+  and hands each term's postings to Whoosh's codec a block at a time.
+
+What is on disk is what Whoosh's writer writes: the same terms, postings, positions,
+weights, lengths and term statistics, in Whoosh's codec (``tests/test_segments.py``
+compares the two writers through Whoosh's readers). The bytes differ in one way:
+a repeated one-position value is one shared object, which pickle stores once per
+block. The index stays a plain Whoosh index, read by Whoosh's readers and searchers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from array import array
+from collections.abc import Iterator, Sequence
+from pickle import dumps
+from typing import Any
+
+from whoosh.formats import Positions
+from whoosh.reading import SegmentReader
+from whoosh.system import pack_uint
+from whoosh.writing import SegmentWriter
+
+from .analysis import merge_term_caches, term_caches
+from .errors import SearchkitError
+
+# A segment under this many documents is merged at the next commit (small runs add
+# small segments; they must not pile up). Segments a quarter dead are merged too.
+SMALL_SEGMENT = 1000
+# Fewer documents than this per helper process: forking costs more than it saves.
+MIN_SHARE = 500
+# Merges go through the in-memory pool: never more live documents than this at once.
+MAX_MERGE_DOCS = 20_000
+
+# (docnums, weights, encoded values) of one term, in document order.
+_Postings = tuple[list[int], list[float], list[bytes]]
+
+
+class FrenchPositions(Positions):
+    """Whoosh's ``Positions`` format, fed by the analyzer's per-term positions.
+
+    Pickled into the schema, so it lives at this stable import path and holds no
+    state beyond what ``Positions`` holds. Analyzers without a ``positions``
+    method take Whoosh's token-by-token route, with the same result.
+    """
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[Any]:
+        positions = getattr(analyzer, "positions", None)
+        if positions is None or not isinstance(value, str) or kwargs.get("mode") == "query":
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        boost = self.field_boost
+        for term, poslist in positions(value).items():
+            yield term, len(poslist), len(poslist) * boost, _encode(poslist)
+
+
+# Most terms occur once in a field: their encodings repeat, keyed by the position.
+_ONCE: dict[int, bytes] = {}
+
+
+def _encode(poslist: list[int]) -> bytes:
+    """``Positions.encode``: the count, then the pickled gaps between positions."""
+    if len(poslist) == 1:
+        pos = poslist[0]
+        value = _ONCE.get(pos)
+        if value is None:
+            value = pack_uint(1) + dumps(poslist, 2)
+            if len(_ONCE) < 100_000:
+                _ONCE[pos] = value
+        return value
+    deltas = [poslist[0]]
+    deltas.extend(b - a for a, b in zip(poslist, poslist[1:], strict=False))
+    return pack_uint(len(deltas)) + dumps(deltas, 2)
+
+
+class TermPool:
+    """One segment's postings grouped by field and term, in memory.
+
+    Stands in for Whoosh's ``PostingPool``: ``add`` takes the same
+    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items, and
+    ``iter_postings`` gives them back sorted, for any code that wants Whoosh's
+    stream. Documents arrive in increasing number, so each term's postings are
+    already in order and only the terms are sorted at the end. Memory grows with
+    the segment: the indexer bounds it with its batch size.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, dict[bytes, _Postings]] = {}
+
+    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        fieldname, tbytes, docnum, weight, vbytes = item
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        postings = terms.get(tbytes)
+        if postings is None:
+            terms[tbytes] = ([docnum], [weight], [vbytes] if vbytes else [])
+            return
+        postings[0].append(docnum)
+        postings[1].append(weight)
+        if vbytes:
+            postings[2].append(vbytes)
+
+    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes | None]]:
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            for tbytes in sorted(terms):
+                docs, weights, values = terms[tbytes]
+                vals: list[bytes | None] = list(values) if values else [None] * len(docs)
+                for docnum, weight, vbytes in zip(docs, weights, vals, strict=True):
+                    yield fieldname, tbytes, docnum, weight, vbytes
+
+    def cleanup(self) -> None:
+        self.fields.clear()
+
+
+class FastSegmentWriter(SegmentWriter):
+    """Whoosh's ``SegmentWriter`` with a :class:`TermPool` and a term-at-a-time flush.
+
+    Locking, documents, stored fields, columns, deletions, merges and the commit
+    itself stay Whoosh's. Postings merged in from older segments (``add_reader``)
+    go through the same pool, so a merge holds those segments' postings in memory:
+    callers choose a merge policy that only merges small segments.
+    """
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self.pool = TermPool()
+        self._ix = ix
+        self._extra_segments: list[Any] = []  # written by helper processes
+
+    def add_documents(self, docs: Sequence[dict[str, Any]], procs: int = 1) -> None:
+        """Add ``docs``; with ``procs`` > 1, forked helpers write parts as segments of their own.
+
+        Each helper builds a complete segment from its share (no documents are
+        pickled: a forked process already holds them) and hands back only the
+        segment's description; the commit lists them beside this writer's own. A
+        helper that fails or dies makes this call raise, so the commit never
+        happens and the index keeps its last state.
+        """
+        procs = max(1, min(procs, len(docs) // MIN_SHARE))
+        if procs == 1:
+            for doc in docs:
+                self.add_document(**doc)
+            return
+        # Every share goes to a helper, this process included none: it would write
+        # its own segment only at commit time, after waiting for the helpers.
+        ctx = multiprocessing.get_context("fork")
+        cut = [len(docs) * k // procs for k in range(procs + 1)]
+        helpers = []
+        try:
+            for k in range(procs):
+                receive, send = ctx.Pipe(duplex=False)
+                part = docs[cut[k] : cut[k + 1]]
+                proc = ctx.Process(target=_write_part, args=(self._ix, part, send))
+                proc.start()
+                send.close()
+                helpers.append((proc, receive))
+            for proc, receive in helpers:
+                try:
+                    status, result, caches = receive.recv()
+                except EOFError:
+                    proc.join()
+                    status, result, caches = "error", f"exit code {proc.exitcode}", {}
+                if status != "ok":
+                    raise SearchkitError(f"an indexing helper process failed: {result}")
+                self._extra_segments.append(result)
+                merge_term_caches(caches)  # the next batch's helpers start warm
+        finally:
+            for proc, receive in helpers:
+                receive.close()
+                proc.join()
+
+    def _merge_segments(self, mergetype: Any, optimize: Any, merge: Any) -> list[Any]:
+        return super()._merge_segments(mergetype, optimize, merge) + self._extra_segments
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        lengths = self.per_document_reader()
+        try:
+            self._write_terms(lengths)
+        finally:
+            lengths.close()
+        self.fieldwriter.close()
+
+    def _write_terms(self, lengths: Any) -> None:
+        schema = self.schema
+        writer = self.fieldwriter
+        ndocs = self.docnum
+        for fieldname in sorted(self.pool.fields):
+            terms = self.pool.fields[fieldname]
+            fieldobj = schema[fieldname]
+            if fieldobj.scorable:
+                length_of = [lengths.doc_field_length(d, fieldname, 0) or 0 for d in range(ndocs)]
+            else:
+                length_of = None
+            writer.start_field(fieldname, fieldobj)
+            for tbytes in sorted(terms):
+                writer.start_term(tbytes)
+                _fill_blocks(writer._postwriter, *terms[tbytes], length_of)
+                writer.finish_term()
+            writer.finish_field()
+
+
+def _write_part(ix: Any, docs: Sequence[dict[str, Any]], send: Any) -> None:
+    """A helper process: write ``docs`` as one finished segment, send back its description."""
+    try:
+        writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
+        for doc in docs:
+            writer.add_document(**doc)
+        send.send(("ok", writer._finalize_segment(), term_caches()))
+    except BaseException as exc:  # reported to the parent, which raises it
+        send.send(("error", f"{type(exc).__name__}: {exc}", {}))
+    finally:
+        send.close()
+
+
+def merge_small_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
+    """Merge policy: fold small or mostly deleted segments into the new one.
+
+    Whoosh's default policy (``MERGE_SMALL``) eventually merges all segments at
+    once, which the in-memory pool cannot hold at archive scale; this one merges
+    only segments under ``SMALL_SEGMENT`` documents or a quarter deleted,
+    smallest first, up to ``MAX_MERGE_DOCS`` live documents per commit.
+    """
+    candidates = sorted(
+        (
+            s
+            for s in segments
+            if s.doc_count_all() < SMALL_SEGMENT or s.deleted_count() * 4 > s.doc_count_all()
+        ),
+        key=lambda s: s.doc_count(),
+    )
+    chosen = []
+    total = 0
+    for seg in candidates:
+        if total + seg.doc_count() > MAX_MERGE_DOCS:
+            break
+        chosen.append(seg)
+        total += seg.doc_count()
+    alone = len(chosen) == 1 and not chosen[0].has_deletions() and not writer._added
+    if not chosen or alone:  # rewriting one clean segment on its own gains nothing
+        return list(segments)
+    for seg in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return [s for s in segments if s not in chosen]
+
+
+def _fill_blocks(
+    pw: Any, docs: list[int], weights: list[float], values: list[bytes], length_of: list[int] | None
+) -> None:
+    """Put one term's postings in the codec's block buffer, writing full blocks.
+
+    Sets what ``W3PostingsWriter.add_posting`` would have accumulated posting by
+    posting; the last block stays buffered for ``finish_term`` to write, as there.
+    """
+    limit = pw._blocklimit
+    n = len(docs)
+    for start in range(0, n, limit):
+        if start:
+            pw._write_block()
+        end = min(start + limit, n)
+        block_weights = weights[start:end]
+        pw._ids = array("I", docs[start:end])
+        pw._weights = array("f", block_weights)
+        pw._values = values[start:end]
+        pw._maxweight = max(0, max(block_weights))
+        if length_of is not None:
+            lens = [length_of[d] for d in docs[start:end] if length_of[d]]
+            pw._minlength = min(lens) if lens else None
+            pw._maxlength = max(lens) if lens else 0

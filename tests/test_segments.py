@@ -1,0 +1,191 @@
+"""The fast segment writer: Whoosh's index, written another way, in one or several processes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from whoosh import formats
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from searchkit import SearchkitError, index_articles, open_index, search, segments
+from searchkit import schema as sc
+from searchkit.analysis import exact_analyzer, text_analyzer
+from searchkit.indexer import article_document
+from searchkit.model import Article, Origin
+from searchkit.readers import read_corpus
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def corpus_docs() -> list[dict]:
+    articles = [a for a in read_corpus([str(CORPUS)]) if isinstance(a, Article)]
+    assert len(articles) > 50
+    return [article_document(a) for a in articles]
+
+
+def build(path: Path, docs: list[dict], fast: bool) -> whoosh_index.FileIndex:
+    schema = sc.build_schema()
+    if not fast:  # Whoosh's own format and writer, as searchkit wrote indexes before
+        for name in (*sc.TEXT_FIELDS, sc.EXACT):
+            schema[name].format = formats.Positions(field_boost=1.0)
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), schema)
+    writer = segments.FastSegmentWriter(ix) if fast else SegmentWriter(ix)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    return whoosh_index.open_dir(str(path))
+
+
+def postings(reader, fieldname: str, term: bytes) -> list:
+    matcher = reader.postings(fieldname, term)
+    out = []
+    while matcher.is_active():
+        out.append((matcher.id(), matcher.weight(), matcher.value()))
+        matcher.next()
+    return out
+
+
+def term_stats(reader, fieldname: str, term: bytes) -> tuple:
+    info = reader.term_info(fieldname, term)
+    return (
+        info.weight(),
+        info.doc_frequency(),
+        info.min_length(),
+        info.max_length(),
+        info.max_weight(),
+        info.min_id(),
+        info.max_id(),
+    )
+
+
+def test_fast_writer_writes_what_whoosh_writes(tmp_path):
+    docs = corpus_docs()
+    stock = build(tmp_path / "stock", docs, fast=False).reader()
+    fast = build(tmp_path / "fast", docs, fast=True).reader()
+    terms = list(stock.all_terms())
+    assert terms == list(fast.all_terms()) and len(terms) > 5000
+    for fieldname, term in terms:
+        assert term_stats(stock, fieldname, term) == term_stats(fast, fieldname, term), term
+        assert postings(stock, fieldname, term) == postings(fast, fieldname, term), term
+    for name in (*sc.TEXT_FIELDS, sc.EXACT):
+        assert stock.field_length(name) == fast.field_length(name)
+        for docnum in range(stock.doc_count_all()):
+            assert stock.doc_field_length(docnum, name) == fast.doc_field_length(docnum, name)
+    assert list(stock.all_stored_fields()) == list(fast.all_stored_fields())
+
+
+def test_long_posting_lists_span_several_blocks(tmp_path):
+    # 300 documents share "commun": three blocks of at most 128 postings.
+    docs = [{sc.ID: f"d{i}", sc.BODY: f"commun mot{i} " + "autre " * (i % 7)} for i in range(300)]
+    stock = build(tmp_path / "stock", docs, fast=False).reader()
+    fast = build(tmp_path / "fast", docs, fast=True).reader()
+    for fieldname in (sc.BODY, sc.ID):
+        for term, _ in stock.iter_field(fieldname):
+            assert postings(stock, fieldname, term) == postings(fast, fieldname, term)
+            assert term_stats(stock, fieldname, term) == term_stats(fast, fieldname, term)
+    assert len(postings(fast, sc.BODY, b"commun")) == 300
+
+
+words = st.sampled_from(
+    ["le", "la", "l’État", "d’Orléans", "Corée", "du", "Nord", "ŒUVRE", "a", "à", "où",
+     "gouvernement", "gouvernements", "qu'il", "ALLOCATIONS", "5", "x-y", ",", ".", "…"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(words, max_size=40))
+def test_positions_match_the_token_path(text_words):
+    text = " ".join(text_words)
+    for analyzer in (text_analyzer(), exact_analyzer()):
+        expected: dict[str, list[int]] = {}
+        for token in analyzer(text, positions=True):
+            expected.setdefault(token.text, []).append(token.pos)
+        assert analyzer.positions(text) == expected
+
+
+def many_articles(n: int, word: str = "archive") -> list[Article]:
+    return [
+        Article(
+            id=f"a{i}",
+            title=f"Titre {i}",
+            body=f"{word} numéro {i} de la série",
+            origin=Origin("t", i),
+        )
+        for i in range(n)
+    ]
+
+
+def test_two_processes_write_one_segment_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    report = index_articles(many_articles(60), tmp_path, procs=2)
+    assert report.articles == 60
+    ix = open_index(tmp_path)
+    assert len(ix._segments()) == 2
+    result = search(tmp_path, "archive numéro", limit=100)
+    assert sorted(h.id for h in result.hits) == sorted(f"a{i}" for i in range(60))
+    with ix.searcher() as s:
+        assert s.document(id="a59")["title"] == "Titre 59"
+
+
+def test_updates_in_parallel_replace_old_versions(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    index_articles(many_articles(40), tmp_path, procs=2)
+    report = index_articles(many_articles(40, word="nouveau"), tmp_path, procs=2)
+    assert (report.updated, report.articles) == (40, 40)
+    assert search(tmp_path, "archive").total == 0
+    assert search(tmp_path, "nouveau", limit=50).total == 40
+
+
+def _die(ix, docs, send):
+    os._exit(3)
+
+
+def test_a_dead_helper_fails_the_batch_and_keeps_the_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    index_articles(many_articles(5), tmp_path)
+    monkeypatch.setattr(segments, "_write_part", _die)
+    with pytest.raises(SearchkitError, match="helper process failed: exit code 3"):
+        index_articles(many_articles(60, word="perdu"), tmp_path, procs=2)
+    assert open_index(tmp_path).doc_count() == 5
+    monkeypatch.undo()
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    report = index_articles(many_articles(60, word="perdu"), tmp_path, procs=2)
+    assert report.articles == 60 and search(tmp_path, "perdu").total == 60
+
+
+def test_a_helper_error_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    ix = open_index_for_write(tmp_path)
+    writer = segments.FastSegmentWriter(ix)
+    docs = [{sc.ID: f"d{i}", "no_such_field": "x"} for i in range(30)]
+    with pytest.raises(SearchkitError, match="UnknownFieldError"):
+        writer.add_documents(docs, procs=2)
+    writer.cancel()
+    assert whoosh_index.open_dir(str(tmp_path)).doc_count() == 0
+
+
+def open_index_for_write(path: Path) -> whoosh_index.FileIndex:
+    return whoosh_index.create_in(str(path), sc.build_schema())
+
+
+def test_small_segments_do_not_pile_up(tmp_path):
+    for run in range(6):  # six small runs: one article each
+        index_articles([many_articles(6)[run]], tmp_path)
+    ix = open_index(tmp_path)
+    assert ix.doc_count() == 6 and len(ix._segments()) == 1
+
+
+def test_mostly_deleted_segments_are_merged_away(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 5)
+    index_articles(many_articles(20), tmp_path)
+    index_articles(many_articles(8, word="modifié"), tmp_path)  # 8 of 20 replaced
+    ix = open_index(tmp_path)
+    assert ix.doc_count() == 20
+    assert sum(s.deleted_count() for s in ix._segments()) == 0
+    assert search(tmp_path, "modifié", limit=50).total == 8
