@@ -140,6 +140,70 @@ class FastSegmentWriter(SegmentWriter):
         self.pool = TermPool()
         self._ix = ix
         self._extra_segments: list[Any] = []  # written by helper processes
+        fields = self.schema.items()
+        # Term vectors and spelling words are written by Whoosh's own add_document.
+        self._plain_schema = not any(f.vector or f.separate_spelling() for _, f in fields)
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh's ``add_document``, text fields' postings put straight in the pool.
+
+        Per posting, Whoosh's route builds three tuples across two generators; this
+        one appends to the term's lists. Documents with boosts or custom stored
+        values (``_``-prefixed keys), or schemas with vectors, take Whoosh's route.
+        """
+        if not self._plain_schema or any(name[0] == "_" for name in fields):
+            super().add_document(**fields)
+            return
+        self._check_state()
+        schema = self.schema
+        self._check_fields(schema, fields)
+        docnum = self.docnum
+        perdoc = self.perdocwriter
+        perdoc.start_doc(docnum)
+        for fieldname in sorted(fields):
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                fmt = field.format
+                positions = getattr(field.analyzer, "positions", None)
+                if isinstance(fmt, FrenchPositions) and positions and isinstance(value, str):
+                    length = self._add_positions(fieldname, fmt.field_boost, positions(value))
+                else:
+                    add = self.pool.add
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        length += freq
+                        add((fieldname, tbytes, docnum, weight, vbytes))
+                if not field.scorable:
+                    length = 0
+            perdoc.add_field(fieldname, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _add_positions(self, fieldname: str, boost: float, positions: dict[str, list[int]]) -> int:
+        """Add one field's terms and positions for the current document; return its length."""
+        terms = self.pool.fields.get(fieldname)
+        if terms is None:
+            terms = self.pool.fields[fieldname] = {}
+        docnum = self.docnum
+        length = 0
+        for term, poslist in positions.items():
+            freq = len(poslist)
+            length += freq
+            tbytes = term.encode("utf-8")
+            postings = terms.get(tbytes)
+            if postings is None:
+                terms[tbytes] = ([docnum], [freq * boost], [_encode(poslist)])
+            else:
+                postings[0].append(docnum)
+                postings[1].append(freq * boost)
+                postings[2].append(_encode(poslist))
+        return length
 
     def add_documents(self, docs: Sequence[dict[str, Any]], procs: int = 1) -> None:
         """Add ``docs``; with ``procs`` > 1, forked helpers write parts as segments of their own.

@@ -47,7 +47,7 @@ ANALYSIS_VERSION = "2"
 # One entry per surface word: (final text, stopped), or None when a filter dropped it.
 _Entry = tuple[str, bool] | None
 # Cleared, not evicted, past this size: keeps the hot path to one dict lookup.
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 300_000
 _TERM_CACHES: dict[str, dict[str, _Entry]] = {}
 
 
