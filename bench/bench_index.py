@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--engines", default="searchkit,searchkit-j2,whoosh,lucene")
     parser.add_argument("--entities", action="store_true", help="also searchkit with NER")
+    parser.add_argument(
+        "--keep", type=Path, help="move each searchkit index to KEEP/ix-ENGINE (for bench_search)"
+    )
     parser.add_argument("--stock-whoosh", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stock_whoosh:
@@ -125,6 +128,12 @@ def main() -> None:
                 print(f"{name}: failed with status {m.returncode}", file=sys.stderr)
                 continue
             rows.append((name, m.wall_s, m.cpu_s, dir_size(index_dir) / 1e6, m.peak_rss_mb))
+            if args.keep and engine.startswith("searchkit"):
+                kept = args.keep / f"ix-{engine}"
+                shutil.rmtree(kept, ignore_errors=True)
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(index_dir), kept)
+                print(f"{name}: index kept in {kept}", file=sys.stderr)
             shutil.rmtree(index_dir, ignore_errors=True)
         lucene = next((r for r in rows if r[0] == "lucene"), None)
         print("| engine | wall s | articles/s | CPU s | index MB | peak RSS MB | speed vs Lucene |")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError, FileIndex
 
 from . import schema as sc
@@ -100,7 +101,7 @@ def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
     # A commit replaces the table of contents while we list the folder: retry briefly.
     for attempt in range(5):
         try:
-            return whoosh_index.open_dir(str(path))
+            return _storage(path).open_index()
         except FileNotFoundError:
             time.sleep(0.05 * (attempt + 1))
         except (EmptyIndexError, OSError, ValueError) as exc:
@@ -115,6 +116,17 @@ def _exists(path: Path) -> bool:
         except FileNotFoundError:  # a commit swapped the TOC during the listing
             time.sleep(0.05)
     return whoosh_index.exists_in(str(path))
+
+
+def _storage(path: Path) -> FileStorage:
+    """The index folder, read through plain file reads rather than memory maps.
+
+    With maps, Whoosh opens each part of a compound segment as an in-memory copy
+    (``BytesIO`` over the map): opening a reader read the whole index into memory,
+    about 2.8 GB and seconds at 300,000 articles, and the maps stayed resident after
+    the reader closed. Without them a reader reads the blocks it uses: 0.2 s, 27 MB.
+    """
+    return FileStorage(str(path), supports_mmap=False)
 
 
 @contextmanager
@@ -206,7 +218,7 @@ def _open_or_create(path: Path) -> FileIndex:
     meta.update({"schema_version": sc.SCHEMA_VERSION, "analysis_version": ANALYSIS_VERSION})
     meta.setdefault("articles", 0)
     _write_meta(path, meta)
-    return whoosh_index.create_in(str(path), sc.build_schema())
+    return _storage(path).create_index(sc.build_schema())
 
 
 def index_articles(
@@ -341,7 +353,6 @@ def _swap_in(built: Path, final_dir: Path) -> None:
     rename is the switch, so a searcher or a crash sees the old index or the new
     one, never a mix. Whoosh's clean-up then deletes the old segments.
     """
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import _DEF_INDEX_NAME as name
     from whoosh.index import TOC, clean_files
 

@@ -23,6 +23,7 @@ block. The index stays a plain Whoosh index, read by Whoosh's readers and search
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from array import array
 from collections.abc import Iterator, Sequence
 from pickle import dumps
@@ -242,6 +243,10 @@ class FastSegmentWriter(SegmentWriter):
                     raise SearchkitError(f"an indexing helper process failed: {result}")
                 self._extra_segments.append(result)
                 merge_term_caches(caches)  # the next batch's helpers start warm
+        except BaseException:  # Ctrl-C or a failed helper: stop the others now
+            for proc, _ in helpers:
+                proc.terminate()
+            raise
         finally:
             for proc, receive in helpers:
                 receive.close()
@@ -279,14 +284,24 @@ class FastSegmentWriter(SegmentWriter):
 
 
 def _write_part(ix: Any, docs: Sequence[dict[str, Any]], send: Any) -> None:
-    """A helper process: write ``docs`` as one finished segment, send back its description."""
+    """A helper process: write ``docs`` as one finished segment, send back its description.
+
+    Ctrl-C is the parent's to handle (it stops its helpers); a helper whose parent
+    is gone finds a closed pipe and exits quietly, its files left for the next
+    commit's clean-up.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
         for doc in docs:
             writer.add_document(**doc)
-        send.send(("ok", writer._finalize_segment(), term_caches()))
-    except BaseException as exc:  # reported to the parent, which raises it
-        send.send(("error", f"{type(exc).__name__}: {exc}", {}))
+        message = ("ok", writer._finalize_segment(), term_caches())
+    except Exception as exc:  # reported to the parent, which raises it
+        message = ("error", f"{type(exc).__name__}: {exc}", {})
+    try:
+        send.send(message)
+    except OSError:
+        pass
     finally:
         send.close()
 

@@ -111,7 +111,8 @@ def test_scores_equal_whoosh_bm25f(segmented_dir, text):
 def test_deleted_versions_never_match(corpus_dir, text):
     """Updated articles leave deleted versions: never matched, and not counted in the
     document frequencies: Whoosh counts them until a merge, so its idf is lower."""
-    assert open_index(corpus_dir).reader().has_deletions()
+    with open_index(corpus_dir).reader() as reader:
+        assert reader.has_deletions()
     got, expected = bm25_both_ways(corpus_dir, text)
     assert got.keys() == expected.keys()
     for d, s in expected.items():
