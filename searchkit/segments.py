@@ -220,8 +220,8 @@ class FastSegmentWriter(SegmentWriter):
             for doc in docs:
                 self.add_document(**doc)
             return
-        # Every share goes to a helper, this process included none: it would write
-        # its own segment only at commit time, after waiting for the helpers.
+        # Every share goes to a helper and this process writes none: its own segment
+        # would only be written at commit time, after waiting for the helpers.
         ctx = multiprocessing.get_context("fork")
         cut = [len(docs) * k // procs for k in range(procs + 1)]
         helpers = []
