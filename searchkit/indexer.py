@@ -101,7 +101,7 @@ def open_index(index_dir: str | os.PathLike[str]) -> FileIndex:
     # A commit replaces the table of contents while we list the folder: retry briefly.
     for attempt in range(5):
         try:
-            return _storage(path).open_index()
+            return IndexStorage(path).open_index()
         except FileNotFoundError:
             time.sleep(0.05 * (attempt + 1))
         except (EmptyIndexError, OSError, ValueError) as exc:
@@ -116,11 +116,6 @@ def _exists(path: Path) -> bool:
         except FileNotFoundError:  # a commit swapped the TOC during the listing
             time.sleep(0.05)
     return whoosh_index.exists_in(str(path))
-
-
-def _storage(path: Path) -> IndexStorage:
-    """The index folder; its segments are read through maps, never copied (``storage.py``)."""
-    return IndexStorage(path)
 
 
 @contextmanager
@@ -212,7 +207,7 @@ def _open_or_create(path: Path) -> FileIndex:
     meta.update({"schema_version": sc.SCHEMA_VERSION, "analysis_version": ANALYSIS_VERSION})
     meta.setdefault("articles", 0)
     _write_meta(path, meta)
-    return _storage(path).create_index(sc.build_schema())
+    return IndexStorage(path).create_index(sc.build_schema())
 
 
 def index_articles(

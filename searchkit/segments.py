@@ -90,9 +90,9 @@ class TermPool:
     """One segment's postings grouped by field and term, in memory.
 
     Stands in for Whoosh's ``PostingPool``: ``add`` takes the same
-    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items, and
-    ``iter_postings`` gives them back sorted, for any code that wants Whoosh's
-    stream. Documents arrive in increasing number, so each term's postings are
+    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items (merges from
+    older segments come that way), and :meth:`FastSegmentWriter._write_terms` reads
+    the groups. Documents arrive in increasing number, so each term's postings are
     already in order and only the terms are sorted at the end. Memory grows with
     the segment: the indexer bounds it with its batch size.
     """
@@ -113,15 +113,6 @@ class TermPool:
         postings[1].append(weight)
         if vbytes:
             postings[2].append(vbytes)
-
-    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes | None]]:
-        for fieldname in sorted(self.fields):
-            terms = self.fields[fieldname]
-            for tbytes in sorted(terms):
-                docs, weights, values = terms[tbytes]
-                vals: list[bytes | None] = list(values) if values else [None] * len(docs)
-                for docnum, weight, vbytes in zip(docs, weights, vals, strict=True):
-                    yield fieldname, tbytes, docnum, weight, vbytes
 
     def cleanup(self) -> None:
         self.fields.clear()

@@ -82,8 +82,13 @@ class _RangeReader:
         return self.read(end - self._pos)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: self._base, 1: self._pos, 2: self._end}[whence]
-        self._pos = max(self._base, base + offset)
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            offset += self._end
+        else:
+            offset += self._base
+        self._pos = max(self._base, offset)
         return self._pos - self._base
 
     def tell(self) -> int:
