@@ -88,7 +88,7 @@ def cli() -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Processes: for entity extraction, or with --no-entities for writing the index.",
+    help="Processes extracting entities and writing the index (each its own segment).",
 )
 @click.option(
     "--skip-field",
@@ -167,11 +167,12 @@ class _Progress:
         if not self.enabled or now - self.last < 0.2:
             return
         self.last = now
-        done = report.added + report.updated + report.unchanged
-        seen = report.read
-        rate = seen / (now - self.start) if now > self.start else 0.0
+        done = report.added + report.updated + report.unchanged + report.in_batch
+        rate = done / (now - self.start) if now > self.start else 0.0
         click.echo(
-            f"\rindexing: {seen} read, {done} written … {rate:.0f} articles/s", err=True, nl=False
+            f"\rindexing: {report.read} read, {done} done … {rate:.0f} articles/s",
+            err=True,
+            nl=False,
         )
         self.shown = True
 

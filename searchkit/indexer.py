@@ -10,17 +10,18 @@ finishes the job. The metadata file is written only after a successful commit.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, FileIndex
@@ -39,6 +40,9 @@ from .errors import (
 from .model import Article
 from .segments import FastSegmentWriter, merge_small_segments
 from .storage import IndexStorage
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 META_FILE = "searchkit.json"
 LOCK_FILE = "searchkit.lock"
@@ -59,9 +63,10 @@ class IndexReport:
     seconds: float = 0.0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    in_batch: int = 0  # of the batch being written, so far (progress, not in as_dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "errors"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("errors", "in_batch")}
 
 
 def default_index_dir() -> Path:
@@ -136,8 +141,52 @@ def _exclusive(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def article_document(article: Article, skip_fields: Iterable[str] = ()) -> dict[str, Any]:
-    """The Whoosh document for an article; ``skip_fields`` leaves text fields out."""
+def article_document(
+    article: Article, skip_fields: Iterable[str] = (), fingerprint: str | None = None
+) -> dict[str, Any]:
+    """The Whoosh document for an article; ``skip_fields`` leaves text fields out.
+
+    ``fingerprint`` is the one :func:`article_fingerprint` gave the article
+    before its entities were extracted; by default, the article's own.
+    """
+    doc = _text_document(article, skip_fields)
+    by_type: dict[str, list[list[Any]]] = {}
+    for ent in article.entities:
+        by_type.setdefault(ent.type, []).append([ent.key, ent.name, ent.count])
+    for etype, items in by_type.items():
+        if etype in sc.ENTITY_FIELDS:
+            doc[etype] = ",".join(key for key, _, _ in items)
+    doc[sc.ENTITIES] = json.dumps(by_type, ensure_ascii=False) if by_type else ""
+    doc[sc.FINGERPRINT] = fingerprint or article_fingerprint(article, skip_fields)
+    return {k: v for k, v in doc.items() if v != "" or k in (sc.ID, sc.BODY)}
+
+
+def article_fingerprint(
+    article: Article, skip_fields: Iterable[str] = (), extractor: str = ""
+) -> str:
+    """What decides whether an indexed article is unchanged: its content and how it is read.
+
+    ``extractor`` names the entity model that is to run on the article: the
+    fingerprint then covers the model instead of the entities, which are not
+    known yet, so an unchanged article is recognised before the model runs on
+    it (re-indexing an archive costs no extraction for what did not change).
+    Without it, the entities the article carries are part of the content.
+    """
+    entities = extractor or [dataclasses.astuple(ent) for ent in article.entities]
+    payload = json.dumps(
+        [_text_document(article, skip_fields), entities],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.blake2b(
+        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{aliases_version()}/{payload}".encode(),
+        digest_size=12,
+    ).hexdigest()
+
+
+def _text_document(article: Article, skip_fields: Iterable[str]) -> dict[str, Any]:
+    """Every field of the article's document but its entities and fingerprint."""
     skip = set(skip_fields)
     title = article.title if sc.TITLE not in skip else ""
     lead = article.lead if sc.LEAD not in skip else ""
@@ -163,19 +212,7 @@ def article_document(article: Article, skip_fields: Iterable[str] = ()) -> dict[
         doc[sc.YEAR] = f"{span.start.year:04d}"
         if span.precision != "year":
             doc[sc.MONTH] = str(span)[:7]
-    by_type: dict[str, list[list[Any]]] = {}
-    for ent in article.entities:
-        by_type.setdefault(ent.type, []).append([ent.key, ent.name, ent.count])
-    for etype, items in by_type.items():
-        if etype in sc.ENTITY_FIELDS:
-            doc[etype] = ",".join(key for key, _, _ in items)
-    doc[sc.ENTITIES] = json.dumps(by_type, ensure_ascii=False) if by_type else ""
-    payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
-    doc[sc.FINGERPRINT] = hashlib.blake2b(
-        f"{sc.SCHEMA_VERSION}/{ANALYSIS_VERSION}/{aliases_version()}/{payload}".encode(),
-        digest_size=12,
-    ).hexdigest()
-    return {k: v for k, v in doc.items() if v != "" or k in (sc.ID, sc.BODY)}
+    return doc
 
 
 def _existing_fingerprints(ix: FileIndex) -> dict[str, str]:
@@ -221,15 +258,20 @@ def index_articles(
     procs: int = 1,
     sources: Iterable[str] = (),
     on_article: Callable[[IndexReport], None] | None = None,
+    entity_model: Language | None = None,
 ) -> IndexReport:
     """Write articles to the index in committed batches and return the report.
 
     ``report`` may carry counts from earlier stages (read, rejected, notices);
-    ``on_article`` is called after each article, for progress displays.
-    ``procs`` > 1 splits each batch between this process and forked helpers, each
-    writing a segment of its own. A batch is held in memory with its postings
-    (about 40 KB per article), so ``batch_size`` bounds memory, whatever the corpus
-    size; the document count is still checked after every commit.
+    ``on_article`` is called after each article read and as a batch is written,
+    for progress displays. With ``entity_model`` (a spaCy pipeline from
+    ``entities.load_model``), the entities of each new or changed article are
+    extracted as its batch is written; unchanged articles are recognised first
+    and cost no extraction. ``procs`` > 1 splits each batch between forked
+    helpers, each extracting and writing a segment of its own. A batch is held
+    in memory with its postings (about 40 KB per article), so ``batch_size``
+    bounds memory, whatever the corpus size; the document count is still checked
+    after every commit.
     """
     report = report or IndexReport()
     skip = tuple(skip_fields)
@@ -245,19 +287,19 @@ def index_articles(
         target, swap = _prepare_dir(final_dir, rebuild)
         ix = _open_or_create(target)
         existing = _existing_fingerprints(ix)
-        batch: dict[str, dict[str, Any]] = {}
+        batch = _Batch(skip, entity_model, procs, report, on_article)
         try:
             for article in articles:
-                doc = article_document(article, skip)
-                if existing.get(article.id) == doc[sc.FINGERPRINT] and article.id not in batch:
+                fingerprint = article_fingerprint(article, skip, batch.extractor)
+                if existing.get(article.id) == fingerprint and article.id not in batch.articles:
                     report.unchanged += 1
-                else:
-                    batch[article.id] = doc  # a later duplicate in the batch wins
+                else:  # a later duplicate in the batch wins
+                    batch.articles[article.id] = (article, fingerprint)
                 if on_article:
                     on_article(report)
-                if len(batch) >= batch_size:
-                    _commit(ix, batch, existing, report, target, sources, procs)
-            _commit(ix, batch, existing, report, target, sources, procs)
+                if len(batch.articles) >= batch_size:
+                    _commit(ix, batch, existing, report, target, sources)
+            _commit(ix, batch, existing, report, target, sources)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -270,34 +312,85 @@ def index_articles(
     return report
 
 
+# With entities, a share this small is still worth a helper process: the model
+# spends about 30 ms on each article, forking a few.
+_MIN_SHARE_WITH_ENTITIES = 20
+
+
+@dataclass
+class _Batch:
+    """The articles of the next commit, and how to turn them into documents."""
+
+    skip: tuple[str, ...]
+    entity_model: Language | None
+    procs: int
+    report: IndexReport
+    on_article: Callable[[IndexReport], None] | None
+    articles: dict[str, tuple[Article, str]] = field(default_factory=dict)
+
+    @property
+    def extractor(self) -> str:
+        """The entity model's name and version, part of every fingerprint ("" without)."""
+        if self.entity_model is None:
+            return ""
+        meta = self.entity_model.meta
+        return f"{self.entity_model.lang}_{meta.get('name')}-{meta.get('version')}"
+
+    def documents(self, share: Sequence[tuple[Article, str]]) -> Iterator[dict[str, Any]]:
+        """The documents of a share of the batch, entities extracted first if asked.
+
+        Runs in the helper process that writes the share (or in this one).
+        """
+        articles: Iterable[Article] = (article for article, _ in share)
+        if self.entity_model is not None:
+            from .entities import extract_entities
+
+            articles = extract_entities(articles, model=self.entity_model)
+        for article, (_, fingerprint) in zip(articles, share, strict=True):
+            yield article_document(article, self.skip, fingerprint)
+
+    def written(self, count: int) -> None:
+        """Progress within the batch being written, for ``on_article``."""
+        self.report.in_batch += count
+        if self.on_article:
+            self.on_article(self.report)
+
+
 def _commit(
     ix: FileIndex,
-    batch: dict[str, dict[str, Any]],
+    batch: _Batch,
     existing: dict[str, str],
     report: IndexReport,
     index_dir: Path,
     sources: Iterable[str],
-    procs: int = 1,
 ) -> None:
     """Write one batch as one commit; counts and metadata change only once it is committed."""
-    if not batch:
+    if not batch.articles:
         return
     with ix.reader() as reader:
         before = reader.doc_count()
     writer = FastSegmentWriter(ix)
     added = updated = 0
     try:
-        for article_id in batch:
+        for article_id in batch.articles:
             if article_id in existing:
                 writer.delete_by_term(sc.ID, article_id)
                 updated += 1
             else:
                 added += 1
-        writer.add_documents(list(batch.values()), procs=procs)
+        writer.add_documents(
+            list(batch.articles.values()),
+            procs=batch.procs,
+            prepare=batch.documents,
+            min_share=None if batch.entity_model is None else _MIN_SHARE_WITH_ENTITIES,
+            progress=batch.written,
+        )
         writer.commit(mergetype=merge_small_segments)
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         raise
+    finally:
+        report.in_batch = 0
     with ix.reader() as reader:
         after = reader.doc_count()
     if after != before + added:
@@ -305,11 +398,11 @@ def _commit(
             f"{index_dir}/: the index holds {after} articles after a commit, expected "
             f"{before + added}; a writer process may have died; run the command again"
         )
-    for article_id, doc in batch.items():
-        existing[article_id] = doc[sc.FINGERPRINT]
+    for article_id, (_, fingerprint) in batch.articles.items():
+        existing[article_id] = fingerprint
     report.added += added
     report.updated += updated
-    batch.clear()
+    batch.articles.clear()
     _record_meta(ix, index_dir, sources)
 
 
@@ -403,15 +496,14 @@ def index_corpus(
             if on_problem:
                 on_problem(record)
 
-    stream: Iterable[Article] = articles()
+    model = None
     if entities:
-        from .entities import extract_entities, load_model
+        from .entities import load_model
 
         model = load_model()  # fails now, with install advice, rather than mid-run
-        stream = extract_entities(stream, n_process=max(1, jobs), model=model)
     sources = [os.path.realpath(p) for p in paths]  # resolve() raises on a link loop
     return index_articles(
-        stream,
+        articles(),
         index_dir,
         report=report,
         rebuild=rebuild,
@@ -419,5 +511,6 @@ def index_corpus(
         sources=sources,
         on_article=on_article,
         batch_size=batch_size,
-        procs=1 if entities else jobs,  # with entities the model's processes use the cores
+        procs=jobs,
+        entity_model=model,
     )

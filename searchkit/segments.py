@@ -25,7 +25,8 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import wait
 from pickle import dumps
 from typing import Any
 
@@ -42,6 +43,8 @@ from .errors import SearchkitError
 SMALL_SEGMENT = 1000
 # Fewer documents than this per helper process: forking costs more than it saves.
 MIN_SHARE = 500
+# Documents between two progress reports (a helper's report is one pipe message).
+_PROGRESS_EVERY = 50
 # Merges go through the in-memory pool: never more live documents than this at once.
 MAX_MERGE_DOCS = 20_000
 
@@ -197,49 +200,77 @@ class FastSegmentWriter(SegmentWriter):
                 postings[2].append(_encode(poslist))
         return length
 
-    def add_documents(self, docs: Sequence[dict[str, Any]], procs: int = 1) -> None:
-        """Add ``docs``; with ``procs`` > 1, forked helpers write parts as segments of their own.
+    def add_documents(
+        self,
+        items: Sequence[Any],
+        procs: int = 1,
+        *,
+        prepare: Callable[[Sequence[Any]], Iterable[dict[str, Any]]] | None = None,
+        min_share: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Add documents; with ``procs`` > 1, forked helpers write parts as segments of their own.
 
-        Each helper builds a complete segment from its share (no documents are
-        pickled: a forked process already holds them) and hands back only the
-        segment's description; the commit lists them beside this writer's own. A
-        helper that fails or dies makes this call raise, so the commit never
-        happens and the index keeps its last state.
+        ``items`` are documents (field dicts), or anything ``prepare`` turns into
+        documents, a share at a time: the indexer passes articles and lets each
+        helper run entity extraction on its own share, so the costly stage is
+        spread over the cores with nothing sent between processes but counts.
+        Each helper builds a complete segment from its share (no item is pickled:
+        a forked process already holds them) and hands back only the segment's
+        description; the commit lists them beside this writer's own. A helper
+        that fails or dies makes this call raise, so the commit never happens and
+        the index keeps its last state. ``progress`` is called with the number of
+        documents added since its last call, about every ``_PROGRESS_EVERY``.
+        ``min_share`` is the smallest share worth a process (default ``MIN_SHARE``).
         """
-        procs = max(1, min(procs, len(docs) // MIN_SHARE))
+        procs = max(1, min(procs, len(items) // max(1, min_share or MIN_SHARE)))
         if procs == 1:
-            for doc in docs:
+            for n, doc in enumerate(_prepared(items, prepare), 1):
                 self.add_document(**doc)
+                if progress and n % _PROGRESS_EVERY == 0:
+                    progress(_PROGRESS_EVERY)
+            if progress and len(items) % _PROGRESS_EVERY:
+                progress(len(items) % _PROGRESS_EVERY)
             return
         # Every share goes to a helper and this process writes none: its own segment
         # would only be written at commit time, after waiting for the helpers.
         ctx = multiprocessing.get_context("fork")
-        cut = [len(docs) * k // procs for k in range(procs + 1)]
-        helpers = []
+        cut = [len(items) * k // procs for k in range(procs + 1)]
+        helpers: dict[Any, tuple[int, Any]] = {}  # receiving end -> (share number, process)
+        results: dict[int, Any] = {}
         try:
             for k in range(procs):
                 receive, send = ctx.Pipe(duplex=False)
-                part = docs[cut[k] : cut[k + 1]]
-                proc = ctx.Process(target=_write_part, args=(self._ix, part, send))
+                part = items[cut[k] : cut[k + 1]]
+                proc = ctx.Process(target=_write_part, args=(self._ix, part, prepare, send))
                 proc.start()
                 send.close()
-                helpers.append((proc, receive))
-            for proc, receive in helpers:
-                try:
-                    status, result, caches = receive.recv()
-                except EOFError:
-                    proc.join()
-                    status, result, caches = "error", f"exit code {proc.exitcode}", {}
-                if status != "ok":
-                    raise SearchkitError(f"an indexing helper process failed: {result}")
-                self._extra_segments.append(result)
-                merge_term_caches(caches)  # the next batch's helpers start warm
+                helpers[receive] = (k, proc)
+            waiting = dict(helpers)
+            while waiting:
+                for receive in wait(list(waiting)):
+                    k, proc = waiting[receive]
+                    try:
+                        status, result, caches = receive.recv()
+                    except EOFError:
+                        proc.join()
+                        status, result, caches = "error", f"exit code {proc.exitcode}", {}
+                    if status == "progress":
+                        if progress:
+                            progress(result)
+                        continue
+                    if status != "ok":
+                        raise SearchkitError(f"an indexing helper process failed: {result}")
+                    del waiting[receive]
+                    results[k] = result
+                    merge_term_caches(caches)  # the next batch's helpers start warm
+            self._extra_segments.extend(results[k] for k in range(procs))
         except BaseException:  # Ctrl-C or a failed helper: stop the others now
-            for proc, _ in helpers:
+            for _, proc in helpers.values():
                 proc.terminate()
             raise
         finally:
-            for proc, receive in helpers:
+            for receive, (_, proc) in helpers.items():
                 receive.close()
                 proc.join()
 
@@ -274,18 +305,33 @@ class FastSegmentWriter(SegmentWriter):
             writer.finish_field()
 
 
-def _write_part(ix: Any, docs: Sequence[dict[str, Any]], send: Any) -> None:
-    """A helper process: write ``docs`` as one finished segment, send back its description.
+def _prepared(
+    items: Sequence[Any], prepare: Callable[[Sequence[Any]], Iterable[dict[str, Any]]] | None
+) -> Iterable[dict[str, Any]]:
+    return items if prepare is None else prepare(items)
 
-    Ctrl-C is the parent's to handle (it stops its helpers); a helper whose parent
-    is gone finds a closed pipe and exits quietly, its files left for the next
-    commit's clean-up.
+
+def _write_part(
+    ix: Any,
+    items: Sequence[Any],
+    prepare: Callable[[Sequence[Any]], Iterable[dict[str, Any]]] | None,
+    send: Any,
+) -> None:
+    """A helper process: write a share as one finished segment, send back its description.
+
+    Counts go back as ``("progress", n, {})`` on the way. Ctrl-C is the parent's
+    to handle (it stops its helpers); a helper whose parent is gone finds a
+    closed pipe and exits quietly, its files left for the next commit's clean-up.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
-        for doc in docs:
+        for n, doc in enumerate(_prepared(items, prepare), 1):
             writer.add_document(**doc)
+            if n % _PROGRESS_EVERY == 0:
+                send.send(("progress", _PROGRESS_EVERY, {}))
+        if len(items) % _PROGRESS_EVERY:
+            send.send(("progress", len(items) % _PROGRESS_EVERY, {}))
         message = ("ok", writer._finalize_segment(), term_caches())
     except Exception as exc:  # reported to the parent, which raises it
         message = ("error", f"{type(exc).__name__}: {exc}", {})

@@ -144,7 +144,7 @@ def test_updates_in_parallel_replace_old_versions(tmp_path, monkeypatch):
     assert search(tmp_path, "nouveau", limit=50).total == 40
 
 
-def _die(ix, docs, send):
+def _die(ix, items, prepare, send):
     os._exit(3)
 
 
