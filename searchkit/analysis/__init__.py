@@ -49,6 +49,8 @@ _Entry = tuple[str, bool] | None
 # Cleared, not evicted, past this size: keeps the hot path to one dict lookup.
 _CACHE_LIMIT = 300_000
 _TERM_CACHES: dict[str, dict[str, _Entry]] = {}
+# Per chain name: its filters as one-word functions (``_word_steps``), built once.
+_WORD_STEPS: dict[str, list[tuple[Callable[[str], Any], bool]] | None] = {}
 
 
 class FrenchAnalyzer(Analyzer):
@@ -197,6 +199,19 @@ class FrenchAnalyzer(Analyzer):
 
     def _entry(self, surface: str) -> _Entry:
         """Run the composed filters on one surface word and cache the result."""
+        if self.name not in _WORD_STEPS:  # not an attribute: the schema pickles this object
+            _WORD_STEPS[self.name] = _word_steps(self.chain)
+        steps = _WORD_STEPS[self.name]
+        if steps is not None:
+            text, stopped = clean_token(surface), False
+            for step, is_stop in steps:
+                if is_stop:
+                    if step(text):
+                        stopped = True
+                        break
+                else:
+                    text = step(text)
+            return self._remember(surface, (text, stopped))
         t = Token(removestops=False)
         t.text, t.stopped, t.boost = clean_token(surface), False, 1.0
         stream: Iterator[Token] = iter([t])
@@ -205,11 +220,36 @@ class FrenchAnalyzer(Analyzer):
         out = [(tok.text, tok.stopped) for tok in stream]
         if len(out) > 1:
             raise ValueError(f"{self!r}: a filter split {surface!r}; it cannot be fused")
+        return self._remember(surface, out[0] if out else None)
+
+    def _remember(self, surface: str, entry: _Entry) -> _Entry:
         terms = _TERM_CACHES.setdefault(self.name, {})
         if len(terms) > _CACHE_LIMIT:
             terms.clear()
-        entry = terms[surface] = out[0] if out else None
+        terms[surface] = entry
         return entry
+
+
+def _word_steps(chain: CompositeAnalyzer) -> list[tuple[Callable[[str], Any], bool]] | None:
+    """The chain's filters as functions of one word, or None if one is not (see filters.py).
+
+    ``(function, is_stop_test)`` pairs. A stop word ends the walk (marked stopped,
+    as Whoosh's ``StopFilter`` marks it), so a filter after a stop filter must be
+    one that leaves stop words alone (``skips_stopped``).
+    """
+    steps: list[tuple[Callable[[str], Any], bool]] = []
+    after_stop = False
+    for item in chain.items[1:]:
+        if isinstance(item, StopFilter):
+            if not hasattr(item, "is_stop"):
+                return None
+            steps.append((item.is_stop, True))
+            after_stop = True
+        elif hasattr(item, "word") and (not after_stop or getattr(item, "skips_stopped", False)):
+            steps.append((item.word, False))
+        else:
+            return None
+    return steps
 
 
 def term_caches() -> dict[str, dict[str, _Entry]]:

@@ -7,7 +7,11 @@ between iterations; it keeps plain values, or calls ``copy()``. Filters change
 article wrote it, which is what the highlighter shows.
 
 Every filter here is a pure function of one token's text. The fused fast path in
-``searchkit.analysis`` relies on that to cache a whole chain per surface word.
+``searchkit.analysis`` relies on that to cache a whole chain per surface word, and
+calls each filter's ``word`` method (the same function on a plain string; the stop
+filter's ``is_stop``) for a word not cached yet: running the token generators for
+one word cost four times as much, which the first searches of a process paid on
+most words of the articles they show.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class ApostropheFilter(Filter):
             t.text = t.text.translate(table)
             yield t
 
+    def word(self, text: str) -> str:
+        return text.translate(_APOSTROPHE_TABLE)
+
 
 class ElisionFilter(Filter):
     """Remove elided articles (``l'``, ``qu'``, ``jusqu'``…), in any case.
@@ -85,6 +92,9 @@ class ElisionFilter(Filter):
                 t.text = self.remove_elision(t.text)
             yield t
 
+    def word(self, text: str) -> str:
+        return self.remove_elision(text) if "'" in text else text
+
     def remove_elision(self, text: str) -> str:
         """Return ``text`` without its elided prefixes; see the class docstring."""
         while True:
@@ -113,6 +123,9 @@ class LowercaseFilter(Filter):
             t.text = t.text.lower()
             yield t
 
+    def word(self, text: str) -> str:
+        return text.lower()
+
 
 class LigatureFilter(Filter):
     """Expand ``œ``/``æ`` and apply NFKC: ``ﬁ`` -> ``fi``, ``1ᵉʳ`` -> ``1er``.
@@ -128,9 +141,13 @@ class LigatureFilter(Filter):
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
-            if not t.text.isascii():
-                t.text = unicodedata.normalize("NFKC", t.text.translate(_LIGATURE_TABLE))
+            t.text = self.word(t.text)
             yield t
+
+    def word(self, text: str) -> str:
+        if text.isascii():
+            return text
+        return unicodedata.normalize("NFKC", text.translate(_LIGATURE_TABLE))
 
 
 class AccentFoldFilter(Filter):
@@ -151,6 +168,9 @@ class AccentFoldFilter(Filter):
             if not t.text.isascii():
                 t.text = fold(t.text)
             yield t
+
+    def word(self, text: str) -> str:
+        return text if text.isascii() else fold(text)
 
 
 def fold(text: str) -> str:
@@ -176,6 +196,11 @@ class FrenchStopFilter(StopFilter):
     def __init__(self, stoplist: frozenset[str] = STOP_WORDS, minsize: int = 1) -> None:
         super().__init__(stoplist=stoplist, minsize=minsize, renumber=True)
 
+    def is_stop(self, text: str) -> bool:
+        """Whether ``StopFilter`` marks ``text`` stopped (the fused path's one-word test)."""
+        size = len(text)
+        return size < self.min or (self.max is not None and size > self.max) or text in self.stops
+
 
 class LightStemFilter(Filter):
     """Replace the text by its light stem (``searchkit.analysis.stemmer``).
@@ -190,11 +215,16 @@ class LightStemFilter(Filter):
 
     is_morph = True
 
+    skips_stopped = True  # the fused path may leave stop words out of it
+
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for t in tokens:
             if not t.stopped:
                 t.text = stem(t.text)
             yield t
+
+    def word(self, text: str) -> str:
+        return stem(text)
 
 
 class EntityKeyFilter(Filter):
