@@ -38,7 +38,7 @@ from .errors import (
     SearchkitError,
 )
 from .model import Article
-from .segments import FastSegmentWriter, merge_small_segments
+from .segments import FastSegmentWriter, merge_segments
 from .storage import IndexStorage
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ def _commit(
             min_share=None if batch.entity_model is None else _MIN_SHARE_WITH_ENTITIES,
             progress=batch.written,
         )
-        writer.commit(mergetype=merge_small_segments)
+        writer.commit(mergetype=merge_segments)
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         raise

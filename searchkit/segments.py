@@ -22,6 +22,7 @@ block. The index stays a plain Whoosh index, read by Whoosh's readers and search
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import signal
 from array import array
@@ -41,12 +42,14 @@ from .errors import SearchkitError
 # A segment under this many documents is merged at the next commit (small runs add
 # small segments; they must not pile up). Segments a quarter dead are merged too.
 SMALL_SEGMENT = 1000
+# This many segments of one size tier (1,000s, 10,000s… of documents) are merged.
+MERGE_FACTOR = 8
 # Fewer documents than this per helper process: forking costs more than it saves.
 MIN_SHARE = 500
 # Documents between two progress reports (a helper's report is one pipe message).
 _PROGRESS_EVERY = 50
-# Merges go through the in-memory pool: never more live documents than this at once.
-MAX_MERGE_DOCS = 20_000
+# Live documents merged in one commit at most (a merge costs time, not memory).
+MAX_MERGE_DOCS = 1_000_000
 
 # (docnums, weights, encoded values) of one term, in document order.
 _Postings = tuple[list[int], list[float], list[bytes]]
@@ -124,10 +127,12 @@ class TermPool:
 class FastSegmentWriter(SegmentWriter):
     """Whoosh's ``SegmentWriter`` with a :class:`TermPool` and a term-at-a-time flush.
 
-    Locking, documents, stored fields, columns, deletions, merges and the commit
-    itself stay Whoosh's. Postings merged in from older segments (``add_reader``)
-    go through the same pool, so a merge holds those segments' postings in memory:
-    callers choose a merge policy that only merges small segments.
+    Locking, documents, stored fields, columns, deletions and the commit itself
+    stay Whoosh's. Postings of older segments merged in (``add_reader``) do not go
+    through the pool: the readers stay open until the flush, which walks each
+    field's terms in order across the pool and those segments (a k-way merge) and
+    copies one term's postings at a time, so a merge of any size holds one term's
+    postings in memory, not the merged segments'.
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
@@ -135,6 +140,8 @@ class FastSegmentWriter(SegmentWriter):
         self.pool = TermPool()
         self._ix = ix
         self._extra_segments: list[Any] = []  # written by helper processes
+        # Segments merged into this one: (reader, first new docnum, docmap or None).
+        self._merged: list[tuple[Any, int, dict[int, int] | None]] = []
         fields = self.schema.items()
         # Term vectors and spelling words are written by Whoosh's own add_document.
         self._plain_schema = not any(f.vector or f.separate_spelling() for _, f in fields)
@@ -275,7 +282,25 @@ class FastSegmentWriter(SegmentWriter):
                 proc.join()
 
     def _merge_segments(self, mergetype: Any, optimize: Any, merge: Any) -> list[Any]:
-        return super()._merge_segments(mergetype, optimize, merge) + self._extra_segments
+        """The policy sees the helpers' new segments too: they may be merged at once."""
+        segments, self.segments = self.segments, self.segments + self._extra_segments
+        try:
+            return super()._merge_segments(mergetype, optimize, merge)
+        finally:
+            self.segments = segments
+
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+        """Called by Whoosh's ``add_reader``: remember the segment, read it at the flush."""
+        self._merged.append((reader, startdoc, docmap))
+
+    def cancel(self) -> None:
+        self._close_merged()
+        super().cancel()
+
+    def _close_merged(self) -> None:
+        for reader, _, _ in self._merged:
+            reader.close()
+        self._merged = []
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
@@ -284,25 +309,107 @@ class FastSegmentWriter(SegmentWriter):
             self._write_terms(lengths)
         finally:
             lengths.close()
+            self._close_merged()
         self.fieldwriter.close()
 
     def _write_terms(self, lengths: Any) -> None:
         schema = self.schema
         writer = self.fieldwriter
         ndocs = self.docnum
-        for fieldname in sorted(self.pool.fields):
-            terms = self.pool.fields[fieldname]
+        merged = self._merged
+        fieldnames = set(self.pool.fields)
+        for reader, _, _ in merged:
+            fieldnames.update(f for f in reader.indexed_field_names() if f in schema)
+        for fieldname in sorted(fieldnames):
+            terms = self.pool.fields.get(fieldname, {})
             fieldobj = schema[fieldname]
             if fieldobj.scorable:
                 length_of = [lengths.doc_field_length(d, fieldname, 0) or 0 for d in range(ndocs)]
             else:
                 length_of = None
             writer.start_field(fieldname, fieldobj)
-            for tbytes in sorted(terms):
-                writer.start_term(tbytes)
-                _fill_blocks(writer._postwriter, *terms[tbytes], length_of)
-                writer.finish_term()
+            if not merged:
+                for tbytes in sorted(terms):
+                    writer.start_term(tbytes)
+                    _fill_blocks(writer._postwriter, *terms[tbytes], length_of)
+                    writer.finish_term()
+            else:
+                for tbytes, postings in _merged_terms(fieldname, fieldobj, terms, merged):
+                    writer.start_term(tbytes)
+                    _fill_blocks(writer._postwriter, *postings, length_of)
+                    writer.finish_term()
             writer.finish_field()
+
+
+def _merged_terms(
+    fieldname: str,
+    fieldobj: Any,
+    terms: dict[bytes, _Postings],
+    merged: list[tuple[Any, int, dict[int, int] | None]],
+) -> Iterator[tuple[bytes, _Postings]]:
+    """One field's terms in order with their postings: the pool's, then each merged segment's.
+
+    Documents of this writer come first and each merged segment's after the one
+    before (``add_reader`` numbers them so), so appending keeps every list in
+    document order. Deleted documents are left out (they are not in ``docmap``);
+    a term left with no posting is not written.
+    """
+    sources: list[Iterator[tuple[bytes, int]]] = [iter([(t, -1) for t in sorted(terms)])]
+    for k, (reader, _, _) in enumerate(merged):
+        sources.append(_tagged(reader.lexicon(fieldname), k))
+    current: bytes | None = None
+    holders: list[int] = []
+    for tbytes, k in heapq.merge(*sources):
+        if tbytes != current:
+            if current is not None:
+                postings = _gather(fieldname, fieldobj, current, terms, merged, holders)
+                if postings[0]:
+                    yield current, postings
+            current, holders = tbytes, []
+        if k >= 0:
+            holders.append(k)
+    if current is not None:
+        postings = _gather(fieldname, fieldobj, current, terms, merged, holders)
+        if postings[0]:
+            yield current, postings
+
+
+def _tagged(terms: Iterable[bytes], k: int) -> Iterator[tuple[bytes, int]]:
+    return ((tbytes, k) for tbytes in terms)
+
+
+def _gather(
+    fieldname: str,
+    fieldobj: Any,
+    tbytes: bytes,
+    terms: dict[bytes, _Postings],
+    merged: list[tuple[Any, int, dict[int, int] | None]],
+    holders: list[int],
+) -> _Postings:
+    """The postings of one term: this writer's, then those of the merged segments holding it."""
+    ids, weights, values = terms.get(tbytes) or ([], [], [])
+    for k in holders:
+        reader, startdoc, docmap = merged[k]
+        m = reader._terms.matcher(fieldname, tbytes, fieldobj.format)  # deleted ones too
+        while True:
+            m._read_ids()
+            m._read_weights()
+            m._read_values()
+            for docnum, weight, value in zip(m._ids, m._weights, m._values, strict=False):
+                if docmap is None:
+                    ids.append(startdoc + docnum)
+                else:
+                    new = docmap.get(docnum)
+                    if new is None:
+                        continue
+                    ids.append(new)
+                weights.append(weight)
+                if value:
+                    values.append(value)
+            if m._lastblock:
+                break
+            m._goto(m._nextoffset)
+    return ids, weights, values
 
 
 def _prepared(
@@ -343,37 +450,44 @@ def _write_part(
         send.close()
 
 
-def merge_small_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
-    """Merge policy: fold small or mostly deleted segments into the new one.
+def merge_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
+    """Merge policy: fold small, mostly deleted and same-sized segments together.
 
-    Whoosh's default policy (``MERGE_SMALL``) eventually merges all segments at
-    once, which the in-memory pool cannot hold at archive scale; this one merges
-    only segments under ``SMALL_SEGMENT`` documents or a quarter deleted,
-    smallest first, up to ``MAX_MERGE_DOCS`` live documents per commit.
+    Every query looks each of its words up in every segment, so their number
+    sets a floor under query time (60 segments at 300,000 articles cost more than
+    decoding the postings). Merged into the new segment at a commit: segments
+    under ``SMALL_SEGMENT`` documents, segments a quarter deleted, and the
+    segments of any size tier (an order of magnitude of live documents: 1,000s,
+    10,000s…) holding ``MERGE_FACTOR`` of them — so each article is rewritten
+    about once per tier, and the count stays near ``MERGE_FACTOR`` per tier, as
+    in Lucene's tiered policy. At most ``MAX_MERGE_DOCS`` live documents per
+    commit, smallest segments first. A merge streams term by term
+    (:class:`FastSegmentWriter`), so its size costs time, not memory.
     """
-    candidates = sorted(
-        (
-            s
-            for s in segments
-            if s.doc_count_all() < SMALL_SEGMENT or s.deleted_count() * 4 > s.doc_count_all()
-        ),
-        key=lambda s: s.doc_count(),
-    )
-    chosen = []
-    total = 0
-    for seg in candidates:
+    chosen = {
+        id(s): s
+        for s in segments
+        if s.doc_count_all() < SMALL_SEGMENT or s.deleted_count() * 4 > s.doc_count_all()
+    }
+    tiers: dict[int, list[Any]] = {}
+    for seg in segments:
+        if id(seg) not in chosen:
+            tiers.setdefault(len(str(max(1, seg.doc_count()))), []).append(seg)
+    for group in tiers.values():
+        if len(group) >= MERGE_FACTOR:
+            chosen.update((id(s), s) for s in group)
+    picked, total = [], 0
+    for seg in sorted(chosen.values(), key=lambda s: s.doc_count()):
         if total + seg.doc_count() > MAX_MERGE_DOCS:
             break
-        chosen.append(seg)
+        picked.append(seg)
         total += seg.doc_count()
-    alone = len(chosen) == 1 and not chosen[0].has_deletions() and not writer._added
-    if not chosen or alone:  # rewriting one clean segment on its own gains nothing
+    alone = len(picked) == 1 and not picked[0].has_deletions() and not writer._added
+    if not picked or alone:  # rewriting one clean segment on its own gains nothing
         return list(segments)
-    for seg in chosen:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
-        writer.add_reader(reader)
-        reader.close()
-    return [s for s in segments if s not in chosen]
+    for seg in picked:  # the writer closes the readers once their postings are copied
+        writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+    return [s for s in segments if s not in picked]
 
 
 def _fill_blocks(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from searchkit import index_articles, indexer, open_index, search
+from searchkit import index_articles, indexer, open_index, search, segments
 from searchkit.model import Article, Origin
 
 spacy = pytest.importorskip("spacy")
@@ -75,6 +75,7 @@ def test_turning_extraction_on_updates_every_article(tmp_path, ruler):
 
 def test_helper_processes_extract_and_write_their_share(tmp_path, ruler, monkeypatch):
     monkeypatch.setattr(indexer, "_MIN_SHARE_WITH_ENTITIES", 5)
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 5)  # two segments of 12: kept apart
     _SEEN.clear()
     articles = dispatches(12) + dispatches(12, city="Lyon", start=12)
     report = index_articles(articles, tmp_path, entity_model=ruler, procs=2)

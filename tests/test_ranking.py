@@ -23,7 +23,7 @@ BOOSTS = DEFAULT_RANKING.boosts
 def no_merges():
     """Keep every batch's segment and every deletion: the cases under test."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(indexer, "merge_small_segments", lambda writer, segments: list(segments))
+        mp.setattr(indexer, "merge_segments", lambda writer, segments: list(segments))
         yield
 
 

@@ -111,7 +111,7 @@ def test_positions_match_the_token_path(text_words):
         assert analyzer.positions(text) == expected
 
 
-def many_articles(n: int, word: str = "archive") -> list[Article]:
+def many_articles(n: int, word: str = "archive", start: int = 0) -> list[Article]:
     return [
         Article(
             id=f"a{i}",
@@ -119,12 +119,13 @@ def many_articles(n: int, word: str = "archive") -> list[Article]:
             body=f"{word} numéro {i} de la série",
             origin=Origin("t", i),
         )
-        for i in range(n)
+        for i in range(start, start + n)
     ]
 
 
 def test_two_processes_write_one_segment_each(tmp_path, monkeypatch):
     monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 10)  # two segments of 30: kept apart
     report = index_articles(many_articles(60), tmp_path, procs=2)
     assert report.articles == 60
     ix = open_index(tmp_path)
@@ -174,6 +175,63 @@ def test_a_helper_error_is_reported(tmp_path, monkeypatch):
 
 def open_index_for_write(path: Path) -> whoosh_index.FileIndex:
     return whoosh_index.create_in(str(path), sc.build_schema())
+
+
+def by_article(reader) -> tuple[dict, dict, dict]:
+    """Postings, term statistics, lengths and stored fields keyed by article id, not docnum."""
+    ids = {n: reader.stored_fields(n)[sc.ID] for n in reader.all_doc_ids()}
+    terms = {}
+    for fieldname, term in reader.all_terms():
+        rows = sorted((ids[d], w, v) for d, w, v in postings(reader, fieldname, term))
+        assert rows, (fieldname, term)  # no term is left with only deleted postings
+        terms[(fieldname, term)] = (rows, term_stats(reader, fieldname, term)[:5])
+    lengths = {
+        (ids[n], name): reader.doc_field_length(n, name)
+        for n in ids
+        for name in (*sc.TEXT_FIELDS, sc.EXACT)
+    }
+    stored = {ids[n]: reader.stored_fields(n) for n in ids}
+    return terms, lengths, stored
+
+
+def test_a_merge_writes_what_one_writer_writes(tmp_path, monkeypatch):
+    docs = corpus_docs()
+    expected = build(tmp_path / "one", docs, fast=True).reader()
+    path = tmp_path / "merged"
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), sc.build_schema())
+    stale = [dict(doc, **{sc.BODY: "zorglub version périmée"}) for doc in docs[:10]]
+    replaced = {doc[sc.ID] for doc in stale}
+    for part in [stale] + [docs[k::4] for k in range(4)]:
+        writer = segments.FastSegmentWriter(ix)
+        for doc in part:
+            if part is not stale and doc[sc.ID] in replaced:
+                writer.delete_by_term(sc.ID, doc[sc.ID])
+            writer.add_document(**doc)
+        writer.commit(mergetype=lambda w, segs: list(segs))
+    assert len(ix._segments()) == 5 and ix.doc_count() == len(docs)
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 10**6)
+    segments.FastSegmentWriter(ix).commit(mergetype=segments.merge_segments)
+    merged = ix.reader()
+    assert len(ix._segments()) == 1 and not merged.has_deletions()
+    assert not list(merged.expand_prefix(sc.BODY, "zorglub"))  # only in deleted versions
+    assert by_article(merged) == by_article(expected)
+    for name in (*sc.TEXT_FIELDS, sc.EXACT):
+        # Whoosh's add_reader re-adds each document's length as stored (one byte, rounded).
+        total = sum(merged.doc_field_length(n, name) or 0 for n in merged.all_doc_ids())
+        assert merged.field_length(name) == total
+
+
+def test_segments_of_one_size_are_merged_by_tiers(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 2)
+    monkeypatch.setattr(segments, "MERGE_FACTOR", 3)
+    counts = []
+    for run in range(4):  # runs of five articles: one-digit segments
+        index_articles(many_articles(5, word=f"lot{run}", start=5 * run), tmp_path)
+        counts.append(len(open_index(tmp_path)._segments()))
+    assert counts == [1, 2, 3, 1]  # the fourth commit merges the three with its own
+    assert search(tmp_path, "numéro", limit=50).total == 20
+    assert search(tmp_path, "lot2").total == 5
 
 
 def test_small_segments_do_not_pile_up(tmp_path):
