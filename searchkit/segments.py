@@ -42,8 +42,9 @@ from .errors import SearchkitError
 # A segment under this many documents is merged at the next commit (small runs add
 # small segments; they must not pile up). Segments a quarter dead are merged too.
 SMALL_SEGMENT = 1000
-# This many segments of one size tier (1,000s, 10,000s… of documents) are merged.
-MERGE_FACTOR = 8
+# This many segments of one size tier (1,000s, 10,000s… of documents) are merged
+# (Lucene's default factor): each article is rewritten about once per tier.
+MERGE_FACTOR = 10
 # Fewer documents than this per helper process: forking costs more than it saves.
 MIN_SHARE = 500
 # Documents between two progress reports (a helper's report is one pipe message).
@@ -349,67 +350,80 @@ def _merged_terms(
 ) -> Iterator[tuple[bytes, _Postings]]:
     """One field's terms in order with their postings: the pool's, then each merged segment's.
 
+    Each merged segment's term table is read in order (no lookup per term).
     Documents of this writer come first and each merged segment's after the one
     before (``add_reader`` numbers them so), so appending keeps every list in
     document order. Deleted documents are left out (they are not in ``docmap``);
     a term left with no posting is not written.
     """
-    sources: list[Iterator[tuple[bytes, int]]] = [iter([(t, -1) for t in sorted(terms)])]
+    sources: list[Iterator[tuple[bytes, int, Any]]] = [iter([(t, -1, None) for t in sorted(terms)])]
     for k, (reader, _, _) in enumerate(merged):
-        sources.append(_tagged(reader.lexicon(fieldname), k))
+        sources.append(_term_infos(reader, fieldname, k))
     current: bytes | None = None
-    holders: list[int] = []
-    for tbytes, k in heapq.merge(*sources):
+    found: list[tuple[int, Any]] = []
+    for tbytes, k, info in heapq.merge(*sources, key=lambda item: item[0]):
         if tbytes != current:
             if current is not None:
-                postings = _gather(fieldname, fieldobj, current, terms, merged, holders)
+                postings = _gather(fieldobj, terms.get(current), merged, found)
                 if postings[0]:
                     yield current, postings
-            current, holders = tbytes, []
+            current, found = tbytes, []
         if k >= 0:
-            holders.append(k)
+            found.append((k, info))
     if current is not None:
-        postings = _gather(fieldname, fieldobj, current, terms, merged, holders)
+        postings = _gather(fieldobj, terms.get(current), merged, found)
         if postings[0]:
             yield current, postings
 
 
-def _tagged(terms: Iterable[bytes], k: int) -> Iterator[tuple[bytes, int]]:
-    return ((tbytes, k) for tbytes in terms)
+def _term_infos(reader: Any, fieldname: str, k: int) -> Iterator[tuple[bytes, int, Any]]:
+    """``(term, k, term info)`` of one field of a segment, in term order."""
+    for (name, tbytes), info in reader._terms.items_from(fieldname, b""):
+        if name != fieldname:
+            return
+        yield tbytes, k, info
 
 
 def _gather(
-    fieldname: str,
     fieldobj: Any,
-    tbytes: bytes,
-    terms: dict[bytes, _Postings],
+    own: _Postings | None,
     merged: list[tuple[Any, int, dict[int, int] | None]],
-    holders: list[int],
+    found: list[tuple[int, Any]],
 ) -> _Postings:
     """The postings of one term: this writer's, then those of the merged segments holding it."""
-    ids, weights, values = terms.get(tbytes) or ([], [], [])
-    for k in holders:
+    ids, weights, values = own or ([], [], [])
+    for k, info in found:
         reader, startdoc, docmap = merged[k]
-        m = reader._terms.matcher(fieldname, tbytes, fieldobj.format)  # deleted ones too
-        while True:
-            m._read_ids()
-            m._read_weights()
-            m._read_values()
-            for docnum, weight, value in zip(m._ids, m._weights, m._values, strict=False):
-                if docmap is None:
-                    ids.append(startdoc + docnum)
-                else:
-                    new = docmap.get(docnum)
-                    if new is None:
-                        continue
-                    ids.append(new)
-                weights.append(weight)
-                if value:
-                    values.append(value)
-            if m._lastblock:
-                break
-            m._goto(m._nextoffset)
+        for block_ids, block_weights, block_values in _blocks(reader, info, fieldobj.format):
+            if docmap is None:
+                ids.extend([startdoc + d for d in block_ids])
+            else:
+                keep = [i for i, d in enumerate(block_ids) if d in docmap]
+                if len(keep) < len(block_ids):
+                    block_weights = [block_weights[i] for i in keep]
+                    block_values = [block_values[i] for i in keep]
+                ids.extend([docmap[block_ids[i]] for i in keep])
+            weights.extend(block_weights)
+            if block_values and block_values[0]:  # formats with values have them on every posting
+                values.extend(block_values)
     return ids, weights, values
+
+
+def _blocks(reader: Any, info: Any, format_: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """``(ids, weights, values)`` of each block of one term's postings in a segment."""
+    if info.is_inlined():  # Whoosh's own writer inlines one-posting terms
+        yield info.inlined_postings()
+        return
+    terms = reader._terms
+    m = terms._codec.postings_reader(terms._postfile, info, format_)
+    while True:
+        m._read_ids()
+        m._read_weights()
+        m._read_values()
+        yield m._ids, m._weights, m._values
+        if m._lastblock:
+            return
+        m._goto(m._nextoffset)
 
 
 def _prepared(
