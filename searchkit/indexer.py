@@ -384,6 +384,7 @@ def _commit(
             prepare=batch.documents,
             min_share=None if batch.entity_model is None else _MIN_SHARE_WITH_ENTITIES,
             progress=batch.written,
+            merge=True,  # a merge due now runs beside the helpers
         )
         writer.commit(mergetype=merge_segments)
     except BaseException:

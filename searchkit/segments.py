@@ -143,6 +143,8 @@ class FastSegmentWriter(SegmentWriter):
         self._extra_segments: list[Any] = []  # written by helper processes
         # Segments merged into this one: (reader, first new docnum, docmap or None).
         self._merged: list[tuple[Any, int, dict[int, int] | None]] = []
+        self._merged_away: list[Any] = []  # merged by a helper: left out of the commit
+        self._tiers_in_helpers = False  # see merge_segments
         fields = self.schema.items()
         # Term vectors and spelling words are written by Whoosh's own add_document.
         self._plain_schema = not any(f.vector or f.separate_spelling() for _, f in fields)
@@ -216,6 +218,7 @@ class FastSegmentWriter(SegmentWriter):
         prepare: Callable[[Sequence[Any]], Iterable[dict[str, Any]]] | None = None,
         min_share: int | None = None,
         progress: Callable[[int], None] | None = None,
+        merge: bool = False,
     ) -> None:
         """Add documents; with ``procs`` > 1, forked helpers write parts as segments of their own.
 
@@ -230,6 +233,10 @@ class FastSegmentWriter(SegmentWriter):
         the index keeps its last state. ``progress`` is called with the number of
         documents added since its last call, about every ``_PROGRESS_EVERY``.
         ``min_share`` is the smallest share worth a process (default ``MIN_SHARE``).
+        With ``merge``, the segments :func:`merge_segments` would merge now are
+        merged by one more helper at the same time, rather than by this process
+        at the commit while the cores wait (call it after the deletions, and
+        commit with that policy).
         """
         procs = max(1, min(procs, len(items) // max(1, min_share or MIN_SHARE)))
         if procs == 1:
@@ -246,11 +253,17 @@ class FastSegmentWriter(SegmentWriter):
         cut = [len(items) * k // procs for k in range(procs + 1)]
         helpers: dict[Any, tuple[int, Any]] = {}  # receiving end -> (share number, process)
         results: dict[int, Any] = {}
+        plan = _merge_plan(self.segments, added=False) if merge else []
+        self._tiers_in_helpers = merge
+        tasks: list[tuple[Callable[..., None], tuple[Any, ...]]] = [
+            (_write_part, (self._ix, items[cut[k] : cut[k + 1]], prepare)) for k in range(procs)
+        ]
+        if plan:
+            tasks.append((_merge_part, (self._ix, plan)))
         try:
-            for k in range(procs):
+            for k, (target, args) in enumerate(tasks):
                 receive, send = ctx.Pipe(duplex=False)
-                part = items[cut[k] : cut[k + 1]]
-                proc = ctx.Process(target=_write_part, args=(self._ix, part, prepare, send))
+                proc = ctx.Process(target=target, args=(*args, send))
                 proc.start()
                 send.close()
                 helpers[receive] = (k, proc)
@@ -272,7 +285,8 @@ class FastSegmentWriter(SegmentWriter):
                     del waiting[receive]
                     results[k] = result
                     merge_term_caches(caches)  # the next batch's helpers start warm
-            self._extra_segments.extend(results[k] for k in range(procs))
+            self._extra_segments.extend(results[k] for k in range(len(tasks)))
+            self._merged_away.extend(plan)
         except BaseException:  # Ctrl-C or a failed helper: stop the others now
             for _, proc in helpers.values():
                 proc.terminate()
@@ -284,7 +298,9 @@ class FastSegmentWriter(SegmentWriter):
 
     def _merge_segments(self, mergetype: Any, optimize: Any, merge: Any) -> list[Any]:
         """The policy sees the helpers' new segments too: they may be merged at once."""
-        segments, self.segments = self.segments, self.segments + self._extra_segments
+        away = {id(s) for s in self._merged_away}
+        segments = self.segments
+        self.segments = [s for s in segments if id(s) not in away] + self._extra_segments
         try:
             return super()._merge_segments(mergetype, optimize, merge)
         finally:
@@ -464,6 +480,28 @@ def _write_part(
         send.close()
 
 
+def _merge_part(ix: Any, segments: list[Any], send: Any) -> None:
+    """A helper process: merge ``segments`` into one, send back its description.
+
+    The segments are the parent's, deletions of the batch included (a fork
+    holds them), so deleted versions are left out of the merged segment.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
+        for seg in segments:
+            writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+        message = ("ok", writer._finalize_segment(), {})
+    except Exception as exc:  # reported to the parent, which raises it
+        message = ("error", f"{type(exc).__name__}: {exc}", {})
+    try:
+        send.send(message)
+    except OSError:
+        pass
+    finally:
+        send.close()
+
+
 def merge_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
     """Merge policy: fold small, mostly deleted and same-sized segments together.
 
@@ -478,17 +516,28 @@ def merge_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
     commit, smallest segments first. A merge streams term by term
     (:class:`FastSegmentWriter`), so its size costs time, not memory.
     """
+    # A writer whose helpers were offered this batch's merges leaves tiers to the next
+    # batch's helpers: here the parent would merge alone while the cores wait.
+    tiers = not getattr(writer, "_tiers_in_helpers", False)
+    picked = _merge_plan(segments, writer._added, tiers=tiers)
+    for seg in picked:  # the writer closes the readers once their postings are copied
+        writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+    return [s for s in segments if s not in picked]
+
+
+def _merge_plan(segments: list[Any], added: bool, tiers: bool = True) -> list[Any]:
+    """The segments :func:`merge_segments` merges now (none: an empty list)."""
     chosen = {
         id(s): s
         for s in segments
         if s.doc_count_all() < SMALL_SEGMENT or s.deleted_count() * 4 > s.doc_count_all()
     }
-    tiers: dict[int, list[Any]] = {}
+    by_tier: dict[int, list[Any]] = {}
     for seg in segments:
         if id(seg) not in chosen:
-            tiers.setdefault(len(str(max(1, seg.doc_count()))), []).append(seg)
-    for group in tiers.values():
-        if len(group) >= MERGE_FACTOR:
+            by_tier.setdefault(len(str(max(1, seg.doc_count()))), []).append(seg)
+    for group in by_tier.values():
+        if tiers and len(group) >= MERGE_FACTOR:
             chosen.update((id(s), s) for s in group)
     picked, total = [], 0
     for seg in sorted(chosen.values(), key=lambda s: s.doc_count()):
@@ -496,12 +545,8 @@ def merge_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
             break
         picked.append(seg)
         total += seg.doc_count()
-    alone = len(picked) == 1 and not picked[0].has_deletions() and not writer._added
-    if not picked or alone:  # rewriting one clean segment on its own gains nothing
-        return list(segments)
-    for seg in picked:  # the writer closes the readers once their postings are copied
-        writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
-    return [s for s in segments if s not in picked]
+    alone = len(picked) == 1 and not picked[0].has_deletions() and not added
+    return [] if alone else picked  # rewriting one clean segment on its own gains nothing
 
 
 def _fill_blocks(

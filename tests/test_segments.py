@@ -234,6 +234,28 @@ def test_segments_of_one_size_are_merged_by_tiers(tmp_path, monkeypatch):
     assert search(tmp_path, "lot2").total == 5
 
 
+def test_a_helper_merges_beside_the_writers_and_drops_deleted_versions(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_SHARE", 10)
+    monkeypatch.setattr(segments, "SMALL_SEGMENT", 5)
+    monkeypatch.setattr(segments, "MERGE_FACTOR", 3)
+    index_articles(many_articles(40), tmp_path, procs=2)
+    index_articles(many_articles(40, start=40), tmp_path, procs=2)
+    ix = open_index(tmp_path)
+    assert sorted(s.doc_count() for s in ix._segments()) == [20, 20, 20, 20]
+    # a0–a19 replaced (their segment becomes all deleted), a80–a99 added: the four
+    # segments are merged by a third helper while two others write the batch.
+    batch = many_articles(20, word="nouveau") + many_articles(20, start=80)
+    report = index_articles(batch, tmp_path, procs=2)
+    assert (report.updated, report.added, report.articles) == (20, 20, 100)
+    assert multiprocessing.active_children() == []
+    ix = open_index(tmp_path)
+    assert sorted(s.doc_count() for s in ix._segments()) == [20, 20, 60]
+    assert not any(s.has_deletions() for s in ix._segments())
+    assert search(tmp_path, "nouveau", limit=50).total == 20
+    assert search(tmp_path, "archive", limit=100).total == 80
+    assert search(tmp_path, "numéro", limit=200).total == 100
+
+
 def test_small_segments_do_not_pile_up(tmp_path):
     for run in range(6):  # six small runs: one article each
         index_articles([many_articles(6)[run]], tmp_path)
