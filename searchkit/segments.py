@@ -97,9 +97,10 @@ class TermPool:
     """One segment's postings grouped by field and term, in memory.
 
     Stands in for Whoosh's ``PostingPool``: ``add`` takes the same
-    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items (merges from
-    older segments come that way), and :meth:`FastSegmentWriter._write_terms` reads
-    the groups. Documents arrive in increasing number, so each term's postings are
+    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items (Whoosh's own
+    ``add_document`` route, for schemas with vectors or spelling), and
+    :meth:`FastSegmentWriter._write_terms` reads the groups (merged segments are
+    read there too, not pooled). Documents arrive in increasing number, so each term's postings are
     already in order and only the terms are sorted at the end. Memory grows with
     the segment: the indexer bounds it with its batch size.
     """
@@ -132,8 +133,8 @@ class FastSegmentWriter(SegmentWriter):
     stay Whoosh's. Postings of older segments merged in (``add_reader``) do not go
     through the pool: the readers stay open until the flush, which walks each
     field's terms in order across the pool and those segments (a k-way merge) and
-    copies one term's postings at a time, so a merge of any size holds one term's
-    postings in memory, not the merged segments'.
+    copies one term's postings at a time, so a merge holds one term's postings in
+    memory (and a few numbers per document), not the merged segments'.
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
@@ -228,7 +229,8 @@ class FastSegmentWriter(SegmentWriter):
         spread over the cores with nothing sent between processes but counts.
         Each helper builds a complete segment from its share (no item is pickled:
         a forked process already holds them) and hands back only the segment's
-        description; the commit lists them beside this writer's own. A helper
+        description; the commit lists them with this writer's own (its merge
+        policy may fold them into it). A helper
         that fails or dies makes this call raise, so the commit never happens and
         the index keeps its last state. ``progress`` is called with the number of
         documents added since its last call, about every ``_PROGRESS_EVERY``.
@@ -427,7 +429,7 @@ def _gather(
 
 def _blocks(reader: Any, info: Any, format_: Any) -> Iterator[tuple[Any, Any, Any]]:
     """``(ids, weights, values)`` of each block of one term's postings in a segment."""
-    if info.is_inlined():  # Whoosh's own writer inlines one-posting terms
+    if info.is_inlined():  # a codec set to inline short posting lists (W3's default does not)
         yield info.inlined_postings()
         return
     terms = reader._terms
@@ -490,7 +492,7 @@ def _merge_part(ix: Any, segments: list[Any], send: Any) -> None:
     try:
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
         for seg in segments:
-            writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+            _add_segment(writer, seg)
         message = ("ok", writer._finalize_segment(), {})
     except Exception as exc:  # reported to the parent, which raises it
         message = ("error", f"{type(exc).__name__}: {exc}", {})
@@ -514,15 +516,27 @@ def merge_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
     about once per tier, and the count stays near ``MERGE_FACTOR`` per tier, as
     in Lucene's tiered policy. At most ``MAX_MERGE_DOCS`` live documents per
     commit, smallest segments first. A merge streams term by term
-    (:class:`FastSegmentWriter`), so its size costs time, not memory.
+    (:class:`FastSegmentWriter`): it holds one term's postings at a time (the
+    commonest word's: about 100 bytes per document that has it) and a few
+    numbers per document, not the merged segments.
     """
     # A writer whose helpers were offered this batch's merges leaves tiers to the next
     # batch's helpers: here the parent would merge alone while the cores wait.
     tiers = not getattr(writer, "_tiers_in_helpers", False)
     picked = _merge_plan(segments, writer._added, tiers=tiers)
     for seg in picked:  # the writer closes the readers once their postings are copied
-        writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+        _add_segment(writer, seg)
     return [s for s in segments if s not in picked]
+
+
+def _add_segment(writer: SegmentWriter, seg: Any) -> None:
+    """``writer.add_reader`` on a segment, its reader closed if that fails half-way."""
+    reader = SegmentReader(writer.storage, writer.schema, seg)
+    try:
+        writer.add_reader(reader)
+    except BaseException:
+        reader.close()
+        raise
 
 
 def _merge_plan(segments: list[Any], added: bool, tiers: bool = True) -> list[Any]:
@@ -545,8 +559,12 @@ def _merge_plan(segments: list[Any], added: bool, tiers: bool = True) -> list[An
             break
         picked.append(seg)
         total += seg.doc_count()
-    alone = len(picked) == 1 and not picked[0].has_deletions() and not added
-    return [] if alone else picked  # rewriting one clean segment on its own gains nothing
+    if len(picked) == 1 and not picked[0].has_deletions():
+        # A small segment is worth folding into the new one; a large clean one alone
+        # (its tier cut by MAX_MERGE_DOCS) would only be rewritten, commit after commit.
+        if not added or picked[0].doc_count_all() >= SMALL_SEGMENT:
+            return []
+    return picked
 
 
 def _fill_blocks(

@@ -100,3 +100,40 @@ def test_progress_counts_the_batch_being_written(tmp_path, ruler):
     assert report.added == 120 and report.in_batch == 0
     during = seen[120:]  # after the 120 articles read: the batch as it is written
     assert during == sorted(during) and during[0] > 0 and during[-1] == 120
+
+
+_BROKEN = {"on": True}
+
+
+def _fails_on_panne(doc: Any) -> Any:
+    if _BROKEN["on"] and "PANNE" in doc.text:
+        raise ValueError("panne")
+    return doc
+
+
+def test_an_article_the_model_failed_on_is_extracted_again_next_run(tmp_path):
+    from spacy.language import Language
+
+    if not Language.has_factory("searchkit_test_panne"):
+        Language.component("searchkit_test_panne", func=_fails_on_panne)
+    nlp = spacy.blank("fr")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "LOC", "pattern": "Paris"}])
+    nlp.add_pipe("searchkit_test_panne")
+    articles = dispatches(5) + [Article(id="p", body="PANNE à Paris", origin=Origin("t", 9))]
+    _BROKEN["on"] = True
+    index_articles(articles, tmp_path, entity_model=nlp)
+    assert "p" not in {h.id for h in search(tmp_path, "", places=["Paris"], limit=20).hits}
+    _BROKEN["on"] = False
+    report = index_articles(articles, tmp_path, entity_model=nlp)
+    assert report.updated >= 1 and report.unchanged <= 5
+    assert "p" in {h.id for h in search(tmp_path, "", places=["Paris"], limit=20).hits}
+    assert index_articles(articles, tmp_path, entity_model=nlp).unchanged == 6
+
+
+def test_a_new_entities_version_extracts_again(tmp_path, ruler, monkeypatch):
+    from searchkit import entities
+
+    index_articles(dispatches(4), tmp_path, entity_model=ruler)
+    assert index_articles(dispatches(4), tmp_path, entity_model=ruler).unchanged == 4
+    monkeypatch.setattr(entities, "ENTITIES_VERSION", "test")
+    assert index_articles(dispatches(4), tmp_path, entity_model=ruler).updated == 4

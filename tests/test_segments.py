@@ -305,3 +305,33 @@ def test_opening_a_reader_does_not_copy_the_index_into_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < size / 4, (peak, size)
+
+
+class _Seg:
+    """What the merge policy reads of a segment."""
+
+    def __init__(self, docs: int, deleted: int = 0) -> None:
+        self.docs, self.deleted = docs, deleted
+
+    def doc_count_all(self) -> int:
+        return self.docs
+
+    def doc_count(self) -> int:
+        return self.docs - self.deleted
+
+    def deleted_count(self) -> int:
+        return self.deleted
+
+    def has_deletions(self) -> bool:
+        return self.deleted > 0
+
+
+def test_a_large_clean_segment_is_never_merged_alone(monkeypatch):
+    monkeypatch.setattr(segments, "MAX_MERGE_DOCS", 1_000_000)
+    big = [_Seg(600_000) for _ in range(10)]  # a full tier, but only one fits the cap
+    assert segments._merge_plan(big, added=True) == []
+    small = _Seg(10)
+    assert segments._merge_plan([small, *big[:3]], added=True) == [small]  # folded in
+    assert segments._merge_plan([small], added=False) == []  # alone: nothing gained
+    deleted = _Seg(5000, deleted=2000)
+    assert segments._merge_plan([deleted], added=False) == [deleted]
