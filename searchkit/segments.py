@@ -458,12 +458,10 @@ def _write_part(
 ) -> None:
     """A helper process: write a share as one finished segment, send back its description.
 
-    Counts go back as ``("progress", n, {})`` on the way. Ctrl-C is the parent's
-    to handle (it stops its helpers); a helper whose parent is gone finds a
-    closed pipe and exits quietly, its files left for the next commit's clean-up.
+    Counts go back as ``("progress", n, {})`` on the way.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+
+    def work() -> tuple[str, Any, Any]:
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
         for n, doc in enumerate(_prepared(items, prepare), 1):
             writer.add_document(**doc)
@@ -471,15 +469,9 @@ def _write_part(
                 send.send(("progress", _PROGRESS_EVERY, {}))
         if len(items) % _PROGRESS_EVERY:
             send.send(("progress", len(items) % _PROGRESS_EVERY, {}))
-        message = ("ok", writer._finalize_segment(), term_caches())
-    except Exception as exc:  # reported to the parent, which raises it
-        message = ("error", f"{type(exc).__name__}: {exc}", {})
-    try:
-        send.send(message)
-    except OSError:
-        pass
-    finally:
-        send.close()
+        return ("ok", writer._finalize_segment(), term_caches())
+
+    _helper(work, send)
 
 
 def _merge_part(ix: Any, segments: list[Any], send: Any) -> None:
@@ -488,12 +480,26 @@ def _merge_part(ix: Any, segments: list[Any], send: Any) -> None:
     The segments are the parent's, deletions of the batch included (a fork
     holds them), so deleted versions are left out of the merged segment.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+
+    def work() -> tuple[str, Any, Any]:
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
         for seg in segments:
             _add_segment(writer, seg)
-        message = ("ok", writer._finalize_segment(), {})
+        return ("ok", writer._finalize_segment(), {})
+
+    _helper(work, send)
+
+
+def _helper(work: Callable[[], tuple[str, Any, Any]], send: Any) -> None:
+    """Run a helper's ``work`` and send its result, or its error, to the parent.
+
+    Ctrl-C is the parent's to handle (it stops its helpers); a helper whose
+    parent is gone finds a closed pipe and exits quietly, its files left for the
+    next commit's clean-up.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        message = work()
     except Exception as exc:  # reported to the parent, which raises it
         message = ("error", f"{type(exc).__name__}: {exc}", {})
     try:
