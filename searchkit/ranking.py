@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,21 +222,22 @@ class PlainScorer:
         return cached
 
     def proximity(
-        self, terms: Sequence[str], docs: Sequence[int], bonus: float
+        self, terms: Sequence[str], docs: Mapping[int, Mapping[str, Any]], bonus: float
     ) -> dict[int, float]:
         """``bonus`` per pair of consecutive query terms also consecutive in the article.
 
-        Read from the stored text of ``docs`` only (the best few articles): an
-        article that has "taxe carbone" ranks above one with "taxe" and "carbone"
-        apart. Stop words are not terms, so "taxe sur le carbone" counts too.
+        Read from the stored text of ``docs`` only (the best few articles, by
+        document number, with their stored fields: the caller shows the same
+        ones): an article that has "taxe carbone" ranks above one with "taxe"
+        and "carbone" apart. Stop words are not terms, so "taxe sur le carbone"
+        counts too.
         """
         pairs = set(zip(terms, terms[1:], strict=False))
         out: dict[int, float] = {}
         if not pairs or bonus <= 0:
             return out
         fields = [f for f, _w in self.boosts]
-        for d in docs:
-            stored = self.searcher.stored_fields(d)
+        for d, stored in docs.items():
             found: set[tuple[str, str]] = set()
             for field in fields:
                 seq = analyze((stored.get(field) or "")[: self.proximity_chars], "text")

@@ -222,12 +222,14 @@ class SearchIndex:
             cutoff = np.partition(scores[docs], len(docs) - keep)[len(docs) - keep]
             best = docs[scores[docs] >= cutoff]
         final = {int(d): float(scores[d]) for d in best}
+        stored: dict[int, dict[str, Any]] = {}  # read once, for the bonus and the hits
         if rerank:
             top = sorted(final, key=lambda d: (-final[d], d))[:rerank]
-            for d, bonus in scorer.proximity(terms, top, ranking.proximity).items():
+            stored = {d: self._searcher.stored_fields(d) for d in top}
+            for d, bonus in scorer.proximity(terms, stored, ranking.proximity).items():
                 final[d] += bonus
         ordered = sorted(final, key=lambda d: (-final[d], d))[(page - 1) * limit : depth]
-        hits = [_ScoredDoc(self._searcher, d, final[d]) for d in ordered]
+        hits = [_ScoredDoc(self._searcher, d, final[d], stored.get(d)) for d in ordered]
         return _PlainPage(hits, facet_results, len(docs))
 
     def _scorer(self) -> PlainScorer:
@@ -335,12 +337,17 @@ def _has_not(q: wq.Query) -> bool:
 class _ScoredDoc:
     """What ``_hit`` reads of a Whoosh hit, for an article scored by PlainScorer."""
 
-    __slots__ = ("_searcher", "docnum", "score")
+    __slots__ = ("_searcher", "_stored", "docnum", "score")
 
-    def __init__(self, searcher: Searcher, docnum: int, score: float) -> None:
+    def __init__(
+        self, searcher: Searcher, docnum: int, score: float, stored: dict[str, Any] | None = None
+    ) -> None:
         self._searcher, self.docnum, self.score = searcher, docnum, score
+        self._stored = stored  # already read for the proximity bonus, or None
 
     def fields(self) -> dict[str, Any]:
+        if self._stored is not None:
+            return dict(self._stored)
         return dict(self._searcher.stored_fields(self.docnum))
 
 

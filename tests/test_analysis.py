@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from searchkit.analysis import (
     exact_analyzer,
     text_analyzer,
 )
+from searchkit.analysis import tokenizers as tk
 from searchkit.analysis.french import ELIDED, NEVER_STOP, STOP_WORDS
 from searchkit.analysis.stemmer import stem
 
@@ -258,6 +260,52 @@ def test_fused_path_equals_composed_chain_on_any_text(text: str) -> None:
         assert _stream(analyzer, text) == _stream(analyzer.chain, text)
     for term, _, start, end, _ in _stream(exact_analyzer(), text):
         assert analyze(text[start:end], chain="exact") == [term]
+
+
+# The tokenizer's alternatives written whole, as they read in docs/FRENCH.md: the
+# shipped pattern is the same language, rearranged for speed.
+_REFERENCE_TOKENS = re.compile(
+    rf"(?={tk._LETTER}[.{tk._APOSTROPHES}]|{tk._LETTER}{tk._LETTER}{tk._APOSTROPHE})"
+    rf"{tk._ACRONYM}|{tk._SEGMENT}(?:{tk._JOINER}{tk._SEGMENT})*"
+)
+_ODD_TEXT = st.text(
+    alphabet="aeéœÆ’'ʼ‑- \u00a0\u202f.,\n15SNCFUlqjusd\u00adh\u0301_«»", max_size=60
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ODD_TEXT)
+def test_tokenizer_equals_the_plain_alternation(text: str) -> None:
+    spans = [m.span() for m in tk.TOKEN_PATTERN.finditer(text)]
+    assert spans == [m.span() for m in _REFERENCE_TOKENS.finditer(text)]
+    parts = tk.split_words(text)
+    assert parts[1::2] == [text[a:b] for a, b in spans]
+    assert "".join(parts) == text
+
+
+@pytest.mark.skipif(not WIKINEWS.exists(), reason="shared Wikinews sample not present")
+def test_tokenizer_equals_the_plain_alternation_on_news() -> None:
+    with WIKINEWS.open(encoding="utf-8") as lines:
+        for line in lines:
+            body = json.loads(line)["body"]
+            assert tk.TOKEN_PATTERN.findall(body) == _REFERENCE_TOKENS.findall(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ODD_TEXT)
+def test_word_functions_equal_the_token_stream(text: str) -> None:
+    """``terms``, ``positions`` and ``term_spans`` give what the tokens give."""
+    analyzer = text_analyzer()
+    assert isinstance(analyzer, FrenchAnalyzer)
+    tokens = _stream(analyzer.chain, text)
+    assert analyzer.terms(text) == [t[0] for t in tokens]
+    positions: dict[str, list[int]] = {}
+    for term, pos, *_ in tokens:
+        positions.setdefault(term, []).append(pos)
+    assert analyzer.positions(text) == positions
+    wanted = frozenset(t[0] for t in tokens[::2])
+    spans = [(start, end, term) for term, _, start, end, _ in tokens if term in wanted]
+    assert list(analyzer.term_spans(text, wanted)) == spans
 
 
 @pytest.mark.parametrize("name", sorted(CHAINS))

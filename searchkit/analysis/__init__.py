@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cache
+from itertools import accumulate, repeat
 from typing import Any
 
 from whoosh.analysis import Analyzer, CompositeAnalyzer, RegexTokenizer, StopFilter, Token
@@ -26,7 +27,7 @@ from .filters import (
     LowercaseFilter,
 )
 from .keys import entity_key
-from .tokenizers import TOKEN_PATTERN, FrenchTokenizer, clean_token
+from .tokenizers import TOKEN_PATTERN, FrenchTokenizer, clean_token, split_words
 
 __all__ = [
     "ANALYSIS_VERSION",
@@ -49,6 +50,7 @@ _Entry = tuple[str, bool] | None
 # Cleared, not evicted, past this size: keeps the hot path to one dict lookup.
 _CACHE_LIMIT = 300_000
 _TERM_CACHES: dict[str, dict[str, _Entry]] = {}
+_MISSING = object()  # not yet in the cache (None is a cached answer: the word is dropped)
 # Per chain name: its filters as one-word functions (``_word_steps``), built once.
 _WORD_STEPS: dict[str, list[tuple[Callable[[str], Any], bool]] | None] = {}
 
@@ -108,16 +110,7 @@ class FrenchAnalyzer(Analyzer):
         fraction of the cost: search re-reads stored articles to find query words
         side by side, and that must not cost more than the search.
         """
-        cache = _TERM_CACHES.setdefault(self.name, {})
-        entry_of = self._entry
-        out = []
-        for surface in TOKEN_PATTERN.findall(value):
-            entry = cache.get(surface, False)
-            if entry is False:
-                entry = entry_of(surface)
-            if entry is not None and not entry[1]:
-                out.append(entry[0])
-        return out
+        return [e[0] for e in self._entries(TOKEN_PATTERN.findall(value)) if e and not e[1]]
 
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each term of ``value`` with its positions, as ``self(value, positions=True)``.
@@ -126,15 +119,10 @@ class FrenchAnalyzer(Analyzer):
         indexing spent more time walking tokens than analysing words. Positions
         are numbered as the fused path numbers them (a test compares the two).
         """
-        cache = _TERM_CACHES.setdefault(self.name, {})
-        entry_of = self._entry
         renumber = self.renumber
         out: dict[str, list[int]] = {}
         kept = -1
-        for pos, surface in enumerate(TOKEN_PATTERN.findall(value)):
-            entry = cache.get(surface, False)
-            if entry is False:
-                entry = entry_of(surface)
+        for pos, entry in enumerate(self._entries(TOKEN_PATTERN.findall(value))):
             if entry is None or entry[1]:
                 continue
             if renumber:
@@ -154,15 +142,28 @@ class FrenchAnalyzer(Analyzer):
         hit's whole text, and Whoosh's token-by-token highlighter cost more than
         the search itself.
         """
+        parts = split_words(value)
+        entries = self._entries(parts[1::2])
+        found = [i for i, e in enumerate(entries) if e and not e[1] and e[0] in wanted]
+        if not found:
+            return
+        ends = list(accumulate(map(len, parts)))  # word i spans ends[2i]:ends[2i + 1]
+        for i in found:
+            yield ends[2 * i], ends[2 * i + 1], entries[i][0]  # type: ignore[index]
+
+    def _entries(self, surfaces: list[str]) -> list[_Entry]:
+        """The cached entry of each surface word, computing the missing ones.
+
+        The lookups run in C (``map`` over ``dict.get``): a Python loop per word
+        cost as much as the tokenizer.
+        """
         cache = _TERM_CACHES.setdefault(self.name, {})
-        entry_of = self._entry
-        for match in TOKEN_PATTERN.finditer(value):
-            surface = match.group()
-            entry = cache.get(surface, False)
-            if entry is False:
-                entry = entry_of(surface)
-            if entry is not None and not entry[1] and entry[0] in wanted:
-                yield match.start(), match.end(), entry[0]
+        entries = list(map(cache.get, surfaces, repeat(_MISSING)))
+        if _MISSING in entries:
+            for i, entry in enumerate(entries):
+                if entry is _MISSING:
+                    entries[i] = self._entry(surfaces[i])
+        return entries  # type: ignore[return-value]
 
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
         """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""

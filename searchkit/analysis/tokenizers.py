@@ -37,11 +37,21 @@ _JOINER = (
     rf"|(?<={_LETTER})\u00ad(?={_LETTER})"  # soft hyphen: pre­mier
     rf"|(?<={_LETTER}){_HYPHEN}[ \t]*\r?\n[ \t]*(?={_LOWER}))"  # gou-\nvernement
 )
-# Single letters with dots (U.S.A., S.N.C.F, l’O.N.U.) are one acronym. The lookahead
-# rejects ordinary words within two characters: it halves the tokenizer's time.
+# Single letters with dots (U.S.A., S.N.C.F, l’O.N.U.) are one acronym:
+# ``(?:L{1,2}')?L(?:\.L)+\.?`` not followed by a letter or digit. A word is segments
+# joined by joiners. Both start with a letter or digit, so the pattern consumes that
+# first character before branching: ``re`` can then skip the spaces and punctuation
+# between words in C instead of trying the whole pattern at each of them (12 % less
+# time than the same alternatives written whole). After the first character, the
+# lookahead rejects ordinary words within two characters.
+_ACRONYM_REST = rf"(?:{_LETTER}?{_APOSTROPHE}{_LETTER})?(?:\.{_LETTER})+\.?(?!{_ALNUM})"
+_MAY_BE_ACRONYM = rf"(?<={_LETTER})(?=[.{_APOSTROPHES}]|{_LETTER}{_APOSTROPHE})"
+_WORD_REST = rf"{_ALNUM}*(?:[\u0300-\u036f]+{_ALNUM}*)*(?:{_JOINER}{_SEGMENT})*"
+TOKEN_PATTERN = re.compile(rf"{_ALNUM}(?:{_MAY_BE_ACRONYM}{_ACRONYM_REST}|{_WORD_REST})")
+# The same, captured: ``split`` gives gaps and words alternately, so every word's
+# offsets come from the lengths, with no match object per word (see ``word_spans``).
+_TOKEN_SPLIT = re.compile(f"({TOKEN_PATTERN.pattern})")
 _ACRONYM = rf"(?:{_LETTER}{{1,2}}{_APOSTROPHE})?{_LETTER}(?:\.{_LETTER})+\.?(?!{_ALNUM})"
-_MAY_BE_ACRONYM = rf"(?={_LETTER}[.{_APOSTROPHES}]|{_LETTER}{_LETTER}{_APOSTROPHE})"
-TOKEN_PATTERN = re.compile(rf"{_MAY_BE_ACRONYM}{_ACRONYM}|{_SEGMENT}(?:{_JOINER}{_SEGMENT})*")
 
 _ACRONYM_FULL = re.compile(_ACRONYM)
 _NEEDS_CLEANING = re.compile(r"[.\u00a0\u202f\u2009\u00ad\n]").search
@@ -49,6 +59,16 @@ _REMOVED_INSIDE = re.compile(rf"{_THOUSANDS}|\u00ad|{_HYPHEN}[ \t]*\r?\n[ \t]*")
 # French news also writes thousands with dots (100.000); a dot before a group that is
 # not three digits is a version or an anglicised decimal (2.0, 3.8) and stays.
 _DOTTED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+
+
+def split_words(value: str) -> list[str]:
+    """``value`` cut into gaps and words alternately: ``[gap, word, gap, ..., word, gap]``.
+
+    The words are ``TOKEN_PATTERN.findall(value)`` (``[1::2]``); a word's offsets are
+    the summed lengths before it. One pass in C: a match object per word cost twice as
+    much, and highlighting scans the whole text of every hit.
+    """
+    return _TOKEN_SPLIT.split(value)
 
 
 def clean_token(surface: str) -> str:
