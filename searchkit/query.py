@@ -52,7 +52,9 @@ class Ranking:
     ``proximity`` is the bonus per pair of adjacent query words found adjacent in
     one of the ``rerank`` best articles. ``prune_df`` drops, from queries longer
     than ``and_max_words``, the words found in more than that share of the articles
-    (1.0 keeps them all).
+    (1.0 keeps them all). With ``repeats``, a word the query has twice counts twice
+    (BM25's query term frequency): a pasted paragraph repeats its subject
+    (+0.003 to +0.004 MRR@10 on the OrangeSum abstracts, measured in bench/RESULTS.md).
     """
 
     boosts: tuple[tuple[str, float], ...] = tuple(FIELD_BOOSTS.items())
@@ -64,7 +66,7 @@ class Ranking:
     proximity: float = 3.0
     rerank: int = 20
     prune_df: float = 1.0
-    repeats: bool = False
+    repeats: bool = True
 
 
 DEFAULT_RANKING = Ranking()

@@ -25,15 +25,18 @@ from __future__ import annotations
 import heapq
 import multiprocessing
 import signal
+import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import wait
 from pickle import dumps
 from typing import Any
 
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_uint
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from .analysis import merge_term_caches, term_caches
@@ -576,16 +579,16 @@ def _merge_plan(segments: list[Any], added: bool, tiers: bool = True) -> list[An
 def _fill_blocks(
     pw: Any, docs: list[int], weights: list[float], values: list[bytes], length_of: list[int] | None
 ) -> None:
-    """Put one term's postings in the codec's block buffer, writing full blocks.
+    """Write one term's postings in the codec's blocks (``finish_term`` then records them).
 
     Sets what ``W3PostingsWriter.add_posting`` would have accumulated posting by
-    posting; the last block stays buffered for ``finish_term`` to write, as there.
+    posting, a block at a time, and writes each block with :func:`_write_block`.
     """
     limit = pw._blocklimit
     n = len(docs)
     for start in range(0, n, limit):
         if start:
-            pw._write_block()
+            _write_block(pw)
         end = min(start + limit, n)
         block_weights = weights[start:end]
         pw._ids = array("I", docs[start:end])
@@ -596,3 +599,45 @@ def _fill_blocks(
             lens = [length_of[d] for d in docs[start:end] if length_of[d]]
             pw._minlength = min(lens) if lens else None
             pw._maxlength = max(lens) if lens else 0
+    if n:
+        _write_block(pw, last=True)
+
+
+# A block whose pickle is shorter than this is written uncompressed: most terms have
+# one to a few postings, and zlib spent more time on their blocks than it saved bytes.
+# Each block's header says whether it is compressed, and Whoosh's reader reads both.
+COMPRESS_MIN_BYTES = 256
+
+
+def _write_block(pw: Any, last: bool = False) -> None:
+    """``W3PostingsWriter._write_block``, with small blocks left uncompressed.
+
+    The same bytes as Whoosh writes otherwise: the list's magic number before its
+    first block, then per block its length (negative for the last), a pickled
+    header (postings, last id, maximum weight, compression level, length bytes)
+    and the pickled ids, weights and values.
+    """
+    if not pw._blockcount:
+        pw._postfile.write(WHOOSH3_HEADER_MAGIC)
+    pw._terminfo.add_block(pw)
+    ids = pw._ids
+    databytes = dumps((pw._mini_ids(), pw._mini_weights(), pw._mini_values()), 2)
+    comp = pw._compression if len(databytes) >= COMPRESS_MIN_BYTES else 0
+    if comp:
+        databytes = zlib.compress(databytes, comp)
+    info = (
+        len(ids),
+        ids[-1],
+        pw._maxweight,
+        comp,
+        length_to_byte(pw._minlength),
+        length_to_byte(pw._maxlength),
+    )
+    infobytes = dumps(info, 2)
+    size = len(infobytes) + len(databytes)
+    postfile = pw._postfile
+    postfile.write_int(-size if last else size)
+    postfile.write(infobytes)
+    postfile.write(databytes)
+    pw._blockcount += 1
+    pw._new_block()

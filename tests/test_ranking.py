@@ -162,6 +162,23 @@ def test_proximity_ranks_adjacent_words_first(tmp_path):
         assert hits[0].score == pytest.approx(hits[1].score, rel=0.2)
 
 
+def test_a_word_the_query_repeats_weighs_more(tmp_path):
+    """Long queries (pasted paragraphs) repeat their subject: BM25's query term frequency."""
+    articles = [
+        Article(id="taxe", title="Débat", body="La taxe monte encore cette année."),
+        Article(id="budget", title="Débat", body="Le budget monte encore cette année."),
+    ]
+    index_articles(articles, tmp_path)
+    query = "taxe budget taxe impôt hausse année taxe"  # more than four words: OR
+    with SearchIndex(tmp_path) as ix:
+        hits = ix.search(query, snippets=False).hits
+        assert [h.id for h in hits] == ["taxe", "budget"]
+        assert hits[0].score > 2 * hits[1].score
+    with SearchIndex(tmp_path, ranking=Ranking(repeats=False)) as ix:
+        hits = ix.search(query, snippets=False).hits
+        assert hits[0].score == pytest.approx(hits[1].score, rel=0.05)
+
+
 def test_filters_sort_and_facets_on_plain_queries(corpus_dir):
     with SearchIndex(corpus_dir) as ix:
         plain = ix.search("gouvernement", limit=100, snippets=False)
