@@ -24,14 +24,18 @@ explicit operators) goes through Whoosh's own matchers in :mod:`searchkit.search
 
 from __future__ import annotations
 
+import io
 import math
+import pickle
 import re
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -41,6 +45,7 @@ from .query import restricts_field
 
 # Explicit operators: the parser's And/Or nodes then mean what the user wrote.
 _OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
+_INT = struct.Struct(">i")  # Whoosh's StructFile ints: big-endian
 _BYTE_LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
 CACHE_POSTINGS = 8_000_000  # decoded postings kept per searcher: about 64 MB
@@ -208,10 +213,9 @@ class PlainScorer:
             cached = []
             for reader, offset in self._segments:
                 try:  # one term-dictionary lookup per segment (asking first costs two)
-                    matcher = reader.postings(field, btext)
+                    ids, tfs = _segment_postings(reader, field, btext)
                 except TermNotFound:
                     continue
-                ids, tfs = _read_postings(matcher)
                 cached.append(((ids + offset).astype(np.int32), tfs.astype(np.float32)))
             size = sum(len(ids) for ids, _tfs in cached)
             if self._cached + size > CACHE_POSTINGS:
@@ -264,22 +268,56 @@ def _field_lengths(reader: Any, field: str) -> np.ndarray:
         )
 
 
-def _read_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:
-    """All (ids, weights) of a posting list, a block at a time where the codec allows."""
+def _segment_postings(reader: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """All (ids, weights) of one term in one segment; raises ``TermNotFound``.
+
+    Whoosh's codec (W3) is read block by block straight from the postings file:
+    a matcher object per segment and term, then a Python generator to undo the
+    ids' delta encoding, cost a third of a ten-word query over eight segments.
+    Anything else (another codec, postings inlined in the term info) goes
+    through Whoosh's matcher, one posting at a time.
+    """
+    terms = getattr(reader, "_terms", None)
+    if isinstance(terms, W3TermsReader):
+        info = terms.term_info(field, btext)
+        if not info.is_inlined():
+            offset, length = info.extent()
+            if isinstance(length, tuple):  # Whoosh 2.7 reads it back as struct.unpack's tuple
+                (length,) = length
+            return _decode_blocks(terms._postfile.get(offset, length))
+    m = reader.postings(field, btext)
     ids: list[Any] = []
     tfs: list[Any] = []
-    if isinstance(m, W3LeafMatcher):
-        while True:
-            m._read_ids()
-            m._read_weights()
-            ids.append(np.asarray(m._ids, dtype=np.int64))
-            tfs.append(np.asarray(m._weights, dtype=np.float64))
-            if m._lastblock:
-                break
-            m._goto(m._nextoffset)
-        return np.concatenate(ids), np.concatenate(tfs)
-    while m.is_active():  # any other matcher: one posting at a time
+    while m.is_active():
         ids.append(m.id())
         tfs.append(m.weight())
         m.next()
     return np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float64)
+
+
+def _decode_blocks(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, weights) of a W3 posting list: ``W3LeafMatcher``'s reading, a list at a time.
+
+    After the list's magic number, each block is its byte length (negative for
+    the last), a pickled header (count, last id, maximum weight, compression,
+    length bytes) and the pickled (delta-encoded ids, weights, values), zlib
+    compressed when the header says so. Weights are ``None`` when all are 1 and
+    one float when all are equal.
+    """
+    stream = io.BytesIO(raw)
+    stream.seek(len(WHOOSH3_HEADER_MAGIC))
+    ids: list[np.ndarray] = []
+    tfs: list[np.ndarray] = []
+    while True:
+        (size,) = _INT.unpack(stream.read(_INT.size))
+        start = stream.tell()
+        count, _maxid, _maxweight, compression, _mn, _mx = pickle.load(stream)
+        data = stream.read(abs(size) - (stream.tell() - start))
+        deltas, weights, _values = pickle.loads(zlib.decompress(data) if compression else data)
+        ids.append(np.cumsum(np.array(deltas, dtype=np.int64)))  # each block counts from 0
+        if weights is None or isinstance(weights, float):
+            tfs.append(np.full(count, 1.0 if weights is None else weights))
+        else:
+            tfs.append(np.asarray(weights, dtype=np.float64))
+        if size < 0:
+            return np.concatenate(ids), np.concatenate(tfs)

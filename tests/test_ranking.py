@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from whoosh import query as wq
 from whoosh import scoring
+from whoosh.reading import TermNotFound
 
 from searchkit import SearchIndex, index_articles, index_corpus, indexer
 from searchkit import ranking as rk
@@ -146,6 +147,46 @@ def test_cache_eviction_changes_nothing(corpus_dir, monkeypatch):
         ix.search("retraites", snippets=False)
         after = [(h.id, h.score) for h in ix.search(query, snippets=False).hits]
     assert after == before
+
+
+def _matcher_postings(leaf, field, tbytes):
+    m = leaf.postings(field, tbytes)
+    ids, weights = [], []
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        m.next()
+    return ids, weights
+
+
+def test_postings_decode_as_whoosh_reads_them(segmented_dir, tmp_path):
+    """Every term of every segment, and lists of several blocks, compressed or not."""
+    articles = [
+        Article(id=f"a{i}", title="Commun", body=f"mot commun {'répété ' * (i % 4)} n{i}")
+        for i in range(300)
+    ]
+    index_articles(articles, tmp_path)
+    checked = multi = 0
+    for path in (segmented_dir, tmp_path):
+        with open_index(path).reader() as reader:
+            for leaf, _offset in reader.leaf_readers():
+                for field in (sc.TITLE, sc.LEAD, sc.BODY):
+                    for tbytes in leaf.lexicon(field):
+                        ids, weights = _matcher_postings(leaf, field, tbytes)
+                        got_ids, got_weights = rk._segment_postings(leaf, field, tbytes)
+                        assert got_ids.tolist() == ids
+                        assert got_weights.tolist() == pytest.approx(weights)
+                        checked += 1
+                        multi += len(ids) > 128
+    assert checked > 1000
+    assert multi >= 3  # "mot", "commun" and "repet" span three blocks each
+
+
+def test_unknown_term_raises_term_not_found(segmented_dir):
+    with open_index(segmented_dir).reader() as reader:
+        leaf = reader.leaf_readers()[0][0]
+        with pytest.raises(TermNotFound):
+            rk._segment_postings(leaf, sc.BODY, b"zzzabsent")
 
 
 def test_proximity_ranks_adjacent_words_first(tmp_path):
