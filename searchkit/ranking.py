@@ -131,7 +131,8 @@ class PlainScorer:
 
         Every distinct word scores once, whether typed alone or in a phrase, times
         ``repeats[word]`` when given (a word the query repeats weighs more). A phrase
-        (or hyphenated word) matches where Whoosh's phrase matcher finds it; with
+        (or hyphenated word) matches where Whoosh's phrase query would (read from the
+        same positions by :meth:`_phrase_mask`); with
         ``exact_phrases=False`` (long OR queries, where matching phrases costs more
         than the rest of the search) where all its words are.
         ``matched`` is "has every unit" when ``all_units`` (a phrase counts where
@@ -155,27 +156,93 @@ class PlainScorer:
                 for ids, tfs in blocks:
                     scores[ids] += (qtf * weight * idf * (k1 + 1)) * tfs / (tfs + norm[ids])
                     mask[ids] = True
+
+        def has_words(unit: Unit) -> np.ndarray:
+            return np.logical_and.reduce([present[t] for t in unit]) & self.live
+
         if all_units:
             matched = self.live.copy()
+            for unit in dict.fromkeys(units):  # words first: they narrow the phrases' candidates
+                if len(unit) == 1:
+                    matched &= present[unit[0]]
             for unit in dict.fromkeys(units):
-                matched &= present[unit[0]] if len(unit) == 1 else self._phrase_mask(unit)
+                if len(unit) > 1:
+                    matched &= self._phrase_mask(unit, matched & has_words(unit))
         else:
             matched = np.zeros(self.size, dtype=bool)
             for unit in dict.fromkeys(units):
                 if len(unit) == 1:
                     matched |= present[unit[0]]
                 elif exact_phrases:
-                    matched |= self._phrase_mask(unit)
+                    matched |= self._phrase_mask(unit, has_words(unit))
                 else:
-                    matched |= np.logical_and.reduce([present[t] for t in unit])
+                    matched |= has_words(unit)
             matched &= self.live
         return scores, matched
 
-    def _phrase_mask(self, unit: Unit) -> np.ndarray:
+    def _phrase_mask(self, unit: Unit, candidates: np.ndarray) -> np.ndarray:
+        """Which ``candidates`` have the words of ``unit`` at consecutive positions in one field.
+
+        What Whoosh's ``Phrase`` query finds, read from the same positions, but
+        only for the candidates (the documents with every word, and every other
+        word of an AND query): Whoosh's matcher walked every document with the
+        words, in every segment, and took up to a tenth of a second.
+        """
         mask = np.zeros(self.size, dtype=bool)
-        phrase = wq.Or([wq.Phrase(f, list(unit)) for f, _w in self.boosts])
-        mask[list(self.searcher.docs_for_query(phrase))] = True
+        docs = np.flatnonzero(candidates)
+        if not len(docs):
+            return mask
+        for field, _w in self.boosts:
+            lists = [self._positions(field, term.encode("utf-8"), docs) for term in unit]
+            if any(values is None for _ids, values in lists):  # no positions: Whoosh's way
+                phrase = wq.Or([wq.Phrase(f, list(unit)) for f, _w in self.boosts])
+                mask[list(self.searcher.docs_for_query(phrase))] = True
+                return mask & candidates
+            field_docs = docs
+            for ids, _values in lists:  # candidates with every word in this field
+                at = np.minimum(np.searchsorted(ids, field_docs), max(len(ids) - 1, 0))
+                field_docs = field_docs[ids[at] == field_docs] if len(ids) else field_docs[:0]
+            if not len(field_docs):
+                continue
+            where = [np.searchsorted(ids, field_docs) for ids, _values in lists]
+            decode = self.searcher.schema[field].format.decode_positions
+            for k, d in enumerate(field_docs.tolist()):
+                starts: set[int] | None = None
+                for offset, ((_ids, values), at) in enumerate(zip(lists, where, strict=True)):
+                    found = {p - offset for p in decode(values[at[k]])}  # type: ignore[index]
+                    starts = found if starts is None else starts & found
+                    if not starts:
+                        break
+                if starts:
+                    mask[d] = True
         return mask
+
+    def _positions(
+        self, field: str, btext: bytes, docs: np.ndarray
+    ) -> tuple[np.ndarray, list[bytes] | None]:
+        """(global document numbers, encoded positions) of one term, near ``docs``.
+
+        Only the blocks that may hold one of ``docs`` (sorted) are decoded, and
+        segments without any are not looked at: a phrase of common words ("est",
+        "pas") would otherwise decode every posting of every one. Not cached.
+        """
+        ids: list[np.ndarray] = []
+        values: list[bytes] = []
+        for reader, offset in self._segments:
+            lo, hi = np.searchsorted(docs, [offset, offset + reader.doc_count_all()])
+            if lo == hi:
+                continue
+            try:
+                seg_ids, _tfs, seg_values = _segment_postings(
+                    reader, field, btext, values=True, near=docs[lo:hi] - offset
+                )
+            except TermNotFound:
+                continue
+            if seg_values is None:
+                return np.zeros(0, dtype=np.int64), None
+            ids.append(seg_ids + offset)
+            values.extend(seg_values)
+        return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), values
 
     def idf_of(self, n: int, df: int) -> float:
         """Lucene's BM25 idf, or Whoosh's ``log(N / (df + 1)) + 1`` (``idf="whoosh"``)."""
@@ -213,7 +280,7 @@ class PlainScorer:
             cached = []
             for reader, offset in self._segments:
                 try:  # one term-dictionary lookup per segment (asking first costs two)
-                    ids, tfs = _segment_postings(reader, field, btext)
+                    ids, tfs, _values = _segment_postings(reader, field, btext)
                 except TermNotFound:
                     continue
                 cached.append(((ids + offset).astype(np.int32), tfs.astype(np.float32)))
@@ -268,8 +335,14 @@ def _field_lengths(reader: Any, field: str) -> np.ndarray:
         )
 
 
-def _segment_postings(reader: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """All (ids, weights) of one term in one segment; raises ``TermNotFound``.
+def _segment_postings(
+    reader: Any, field: str, btext: bytes, values: bool = False, near: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, list[bytes] | None]:
+    """All (ids, weights, values) of one term in one segment; raises ``TermNotFound``.
+
+    ``values`` (the encoded positions, for phrases) only when asked for, and
+    None when the field's format stores none. With ``near`` (sorted segment
+    document numbers), W3 blocks holding none of them may be left out.
 
     Whoosh's codec (W3) is read block by block straight from the postings file:
     a matcher object per segment and term, then a Python generator to undo the
@@ -284,40 +357,69 @@ def _segment_postings(reader: Any, field: str, btext: bytes) -> tuple[np.ndarray
             offset, length = info.extent()
             if isinstance(length, tuple):  # Whoosh 2.7 reads it back as struct.unpack's tuple
                 (length,) = length
-            return _decode_blocks(terms._postfile.get(offset, length))
+            return _decode_blocks(terms._postfile.get(offset, length), values, near)
     m = reader.postings(field, btext)
     ids: list[Any] = []
     tfs: list[Any] = []
+    vals: list[Any] = []
     while m.is_active():
         ids.append(m.id())
         tfs.append(m.weight())
+        if values:
+            vals.append(m.value())
         m.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float64)
+    kept = vals if values and all(isinstance(v, bytes) for v in vals) else None
+    return np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float64), kept
 
 
-def _decode_blocks(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, weights) of a W3 posting list: ``W3LeafMatcher``'s reading, a list at a time.
+def _decode_blocks(
+    raw: bytes, values: bool = False, near: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, list[bytes] | None]:
+    """(ids, weights, values) of a W3 posting list: ``W3LeafMatcher``'s reading, a list at a time.
 
     After the list's magic number, each block is its byte length (negative for
     the last), a pickled header (count, last id, maximum weight, compression,
     length bytes) and the pickled (delta-encoded ids, weights, values), zlib
     compressed when the header says so. Weights are ``None`` when all are 1 and
-    one float when all are equal.
+    one float when all are equal. With ``near``, a block whose id range (after
+    the previous block's last id, up to its own) holds none of those ids is
+    skipped on its header alone.
     """
     stream = io.BytesIO(raw)
     stream.seek(len(WHOOSH3_HEADER_MAGIC))
     ids: list[np.ndarray] = []
     tfs: list[np.ndarray] = []
+    vals: list[bytes] | None = [] if values else None
+    previous_max = -1
     while True:
         (size,) = _INT.unpack(stream.read(_INT.size))
         start = stream.tell()
-        count, _maxid, _maxweight, compression, _mn, _mx = pickle.load(stream)
-        data = stream.read(abs(size) - (stream.tell() - start))
-        deltas, weights, _values = pickle.loads(zlib.decompress(data) if compression else data)
+        count, maxid, _maxweight, compression, _mn, _mx = pickle.load(stream)
+        data_size = abs(size) - (stream.tell() - start)
+        if near is not None:
+            first = np.searchsorted(near, previous_max, side="right")
+            if first == len(near):  # every id asked for is behind: the rest is not needed
+                break
+            previous_max = maxid
+            if near[first] > maxid:  # none of them in this block
+                if size < 0:
+                    break
+                stream.seek(data_size, io.SEEK_CUR)
+                continue
+        data = stream.read(data_size)
+        deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
         ids.append(np.cumsum(np.array(deltas, dtype=np.int64)))  # each block counts from 0
         if weights is None or isinstance(weights, float):
             tfs.append(np.full(count, 1.0 if weights is None else weights))
         else:
             tfs.append(np.asarray(weights, dtype=np.float64))
+        if vals is not None:
+            if not isinstance(block_values, tuple):  # a format without positions
+                vals = None
+            else:
+                vals.extend(block_values)
         if size < 0:
-            return np.concatenate(ids), np.concatenate(tfs)
+            break
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), vals
+    return np.concatenate(ids), np.concatenate(tfs), vals

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh import query as wq
 from whoosh import scoring
@@ -10,6 +11,7 @@ from whoosh.reading import TermNotFound
 from searchkit import SearchIndex, index_articles, index_corpus, indexer
 from searchkit import ranking as rk
 from searchkit import schema as sc
+from searchkit.analysis import analyze
 from searchkit.dates import parse_date_span as span
 from searchkit.indexer import open_index
 from searchkit.model import Article
@@ -173,7 +175,7 @@ def test_postings_decode_as_whoosh_reads_them(segmented_dir, tmp_path):
                 for field in (sc.TITLE, sc.LEAD, sc.BODY):
                     for tbytes in leaf.lexicon(field):
                         ids, weights = _matcher_postings(leaf, field, tbytes)
-                        got_ids, got_weights = rk._segment_postings(leaf, field, tbytes)
+                        got_ids, got_weights, _values = rk._segment_postings(leaf, field, tbytes)
                         assert got_ids.tolist() == ids
                         assert got_weights.tolist() == pytest.approx(weights)
                         checked += 1
@@ -187,6 +189,61 @@ def test_unknown_term_raises_term_not_found(segmented_dir):
         leaf = reader.leaf_readers()[0][0]
         with pytest.raises(TermNotFound):
             rk._segment_postings(leaf, sc.BODY, b"zzzabsent")
+
+
+def _phrases_from_corpus() -> list[tuple[str, ...]]:
+    """Adjacent words of the sample corpus (pairs, triples), words apart, a repeated word."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "corpus").rglob("*.txt"))]
+    phrases: list[tuple[str, ...]] = []
+    for k, text in enumerate(texts[:40]):
+        words = analyze(text)
+        phrases.append(tuple(words[10 + k : 12 + k]))
+        phrases.append(tuple(words[20 + k : 23 + k]))
+        phrases.append((words[5], words[9]))  # not adjacent, most often
+    return [*phrases, ("nord", "coree"), ("coree", "nord"), ("pari", "pari"), ("etat", "uni")]
+
+
+@pytest.mark.parametrize("fixture", ["segmented_dir", "corpus_dir"])
+def test_phrases_match_as_whoosh_phrase_queries(fixture, request):
+    """Phrases read from positions match what Whoosh's Phrase query matches."""
+    with SearchIndex(request.getfixturevalue(fixture)) as ix:
+        scorer = ix._scorer()
+        live = scorer.live
+        matched = 0
+        for unit in _phrases_from_corpus():
+            whoosh = np.zeros(scorer.size, dtype=bool)
+            phrase = wq.Or([wq.Phrase(f, list(unit)) for f, _w in scorer.boosts])
+            whoosh[list(scorer.searcher.docs_for_query(phrase))] = True
+            assert (scorer._phrase_mask(unit, live) == whoosh & live).all(), unit
+            matched += int((whoosh & live).any())
+    assert matched > 40  # most phrases are found somewhere
+
+
+def test_phrases_among_few_candidates_skip_blocks_correctly(tmp_path):
+    """Few candidates in lists of several blocks: only their blocks are read, same answer."""
+    articles = [
+        Article(id=f"a{i:03d}", title="Commun", body=f"mot commun {'répété ' * (i % 4)} n{i}")
+        for i in range(400)
+    ]
+    index_articles(articles, tmp_path)
+    with SearchIndex(tmp_path) as ix:
+        scorer = ix._scorer()
+        for step in (1, 7, 50, 399):
+            candidates = np.zeros(scorer.size, dtype=bool)
+            candidates[::step] = True
+            candidates &= scorer.live
+            for unit in [
+                ("mot", "commun"),
+                ("commun", "repet"),
+                ("repet", "repet"),
+                ("commun", "mot"),
+            ]:
+                whoosh = np.zeros(scorer.size, dtype=bool)
+                phrase = wq.Or([wq.Phrase(f, list(unit)) for f, _w in scorer.boosts])
+                whoosh[list(scorer.searcher.docs_for_query(phrase))] = True
+                got = scorer._phrase_mask(unit, candidates)
+                assert (got == whoosh & candidates).all(), (unit, step)
+        assert scorer._phrase_mask(("mot", "commun"), candidates).sum() == 2  # a000, a399
 
 
 def test_proximity_ranks_adjacent_words_first(tmp_path):
