@@ -266,7 +266,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("prune-df10", replace(_D, prune_df=0.1)),
         Variant("k1.5", replace(_D, k1=1.5)),
         Variant("b0.6", replace(_D, b=0.6)),
-        Variant("no-repeats", replace(_D, repeats=False)),
+        Variant("repeats", replace(_D, repeats=True)),
     ]
 }
 

@@ -53,8 +53,8 @@ class Ranking:
     one of the ``rerank`` best articles. ``prune_df`` drops, from queries longer
     than ``and_max_words``, the words found in more than that share of the articles
     (1.0 keeps them all). With ``repeats``, a word the query has twice counts twice
-    (BM25's query term frequency): a pasted paragraph repeats its subject
-    (+0.003 to +0.004 MRR@10 on the OrangeSum abstracts, measured in bench/RESULTS.md).
+    (BM25's query term frequency). Off: on all 1,500 OrangeSum abstracts it changed
+    MRR@10 by -0.001 (+0.003 on samples of 300 and 400; bench/RESULTS.md).
     """
 
     boosts: tuple[tuple[str, float], ...] = tuple(FIELD_BOOSTS.items())
@@ -66,7 +66,7 @@ class Ranking:
     proximity: float = 3.0
     rerank: int = 20
     prune_df: float = 1.0
-    repeats: bool = True
+    repeats: bool = False
 
 
 DEFAULT_RANKING = Ranking()

@@ -260,19 +260,19 @@ def test_proximity_ranks_adjacent_words_first(tmp_path):
         assert hits[0].score == pytest.approx(hits[1].score, rel=0.2)
 
 
-def test_a_word_the_query_repeats_weighs_more(tmp_path):
-    """Long queries (pasted paragraphs) repeat their subject: BM25's query term frequency."""
+def test_a_word_the_query_repeats_weighs_more_when_asked(tmp_path):
+    """``Ranking(repeats=True)``: BM25's query term frequency (measured, not the default)."""
     articles = [
         Article(id="taxe", title="Débat", body="La taxe monte encore cette année."),
         Article(id="budget", title="Débat", body="Le budget monte encore cette année."),
     ]
     index_articles(articles, tmp_path)
     query = "taxe budget taxe impôt hausse année taxe"  # more than four words: OR
-    with SearchIndex(tmp_path) as ix:
+    with SearchIndex(tmp_path, ranking=Ranking(repeats=True)) as ix:
         hits = ix.search(query, snippets=False).hits
         assert [h.id for h in hits] == ["taxe", "budget"]
         assert hits[0].score > 2 * hits[1].score
-    with SearchIndex(tmp_path, ranking=Ranking(repeats=False)) as ix:
+    with SearchIndex(tmp_path) as ix:  # the default: each distinct word once
         hits = ix.search(query, snippets=False).hits
         assert hits[0].score == pytest.approx(hits[1].score, rel=0.05)
 
