@@ -31,6 +31,7 @@ import re
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -408,11 +409,11 @@ def _decode_blocks(
                 continue
         data = stream.read(data_size)
         deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
-        ids.append(np.cumsum(np.array(deltas, dtype=np.int64)))  # each block counts from 0
+        ids.append(np.fromiter(accumulate(deltas), np.int64, count))  # each block counts from 0
         if weights is None or isinstance(weights, float):
             tfs.append(np.full(count, 1.0 if weights is None else weights))
         else:
-            tfs.append(np.asarray(weights, dtype=np.float64))
+            tfs.append(np.fromiter(weights, np.float64, count))
         if vals is not None:
             if not isinstance(block_values, tuple):  # a format without positions
                 vals = None
@@ -420,6 +421,8 @@ def _decode_blocks(
                 vals.extend(block_values)
         if size < 0:
             break
+    if len(ids) == 1:  # most lists: one block
+        return ids[0], tfs[0], vals
     if not ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0), vals
     return np.concatenate(ids), np.concatenate(tfs), vals
