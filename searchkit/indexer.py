@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from .errors import (
     IndexVersionError,
     SearchkitError,
 )
-from .model import Article
+from .model import Article, Origin
 from .segments import FastSegmentWriter, merge_segments
 from .storage import IndexStorage
 
@@ -199,7 +200,7 @@ def _text_document(article: Article, skip_fields: Iterable[str]) -> dict[str, An
         sc.EXACT: "\n\n".join(t for t in (title, lead, body) if t),
         sc.SOURCE: article.source,
         sc.URL: article.url,
-        sc.ORIGIN: str(article.origin),
+        sc.ORIGIN: _stored_origin(article.origin.path, article.origin.line),
         sc.TITLE_DERIVED: article.title_derived,
         sc.DATE_SORT: 0,
     }
@@ -213,6 +214,21 @@ def _text_document(article: Article, skip_fields: Iterable[str]) -> dict[str, An
         if span.precision != "year":
             doc[sc.MONTH] = str(span)[:7]
     return doc
+
+
+@lru_cache(maxsize=4096)
+def _stored_origin(path: str, line: int | None) -> str:
+    """The origin as stored (and so fingerprinted): the file's real, absolute path.
+
+    Indexing the same files again through another spelling of their path
+    (``corpus/`` then ``/home/me/corpus/``, or a link) finds them unchanged: with
+    the path as typed, every article was reported updated and its entities
+    extracted again. Ids already came from the real path. Error messages keep
+    the path as the user typed it.
+    """
+    if not path:
+        return str(Origin(path, line))
+    return str(Origin(os.path.realpath(path), line))
 
 
 def _existing_fingerprints(ix: FileIndex) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Indexer: stable ids, updates never duplicate, commits all or nothing, versions checked."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from whoosh.writing import SegmentWriter
@@ -9,6 +11,8 @@ from searchkit import IndexLockedError, IndexVersionError, index_articles, open_
 from searchkit.dates import parse_date_span
 from searchkit.indexer import LOCK_FILE, META_FILE, _exclusive, index_corpus
 from searchkit.model import Article, DateSpan, Entity, Origin
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def art(i: int, body: str = "texte", **kw) -> Article:
@@ -27,6 +31,23 @@ def test_reindex_same_articles_changes_nothing(tmp_path):
     assert (first.added, first.updated, first.unchanged) == (5, 0, 0)
     assert (again.added, again.updated, again.unchanged, again.articles) == (0, 0, 5, 5)
     assert ids_in(tmp_path) == [f"a{i}" for i in range(5)]
+
+
+def test_same_files_through_another_path_are_unchanged(tmp_path, monkeypatch):
+    """corpus/ then /abs/.../corpus/ then a link to it: the same articles, not updates."""
+    folder = tmp_path / "archive"
+    shutil.copytree(ROOT / "corpus" / "2016", folder)
+    (tmp_path / "link").symlink_to(folder)
+    monkeypatch.chdir(tmp_path)
+    index_dir = tmp_path / "ix"
+    first = index_corpus(["archive"], index_dir, entities=False)
+    assert first.added > 0
+    for spelling in (str(folder), str(tmp_path / "link"), "./archive/"):
+        again = index_corpus([spelling], index_dir, entities=False)
+        assert (again.added, again.updated, again.unchanged) == (0, 0, first.added), spelling
+    with open_index(index_dir).searcher() as s:
+        origins = {d["origin"].rsplit(":", 1)[0] for d in s.all_stored_fields()}
+    assert origins and all(o.startswith(str(folder.resolve())) for o in origins)
 
 
 def test_changed_article_is_updated_not_doubled(tmp_path):
