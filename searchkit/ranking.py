@@ -195,10 +195,10 @@ class PlainScorer:
             return mask
         for field, _w in self.boosts:
             lists = [self._positions(field, term.encode("utf-8"), docs) for term in unit]
-            if any(values is None for _ids, values in lists):  # no positions: Whoosh's way
-                phrase = wq.Or([wq.Phrase(f, list(unit)) for f, _w in self.boosts])
-                mask[list(self.searcher.docs_for_query(phrase))] = True
-                return mask & candidates
+            if any(values is None for _ids, values in lists):
+                # A field format without positions (not this schema's): the phrase cannot
+                # be checked there, so its words must do (Whoosh would raise instead).
+                return candidates.copy()
             field_docs = docs
             for ids, _values in lists:  # candidates with every word in this field
                 at = np.minimum(np.searchsorted(ids, field_docs), max(len(ids) - 1, 0))
@@ -340,6 +340,9 @@ def _segment_postings(
     reader: Any, field: str, btext: bytes, values: bool = False, near: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[bytes] | None]:
     """All (ids, weights, values) of one term in one segment; raises ``TermNotFound``.
+
+    Deleted documents are included when the codec is read directly (callers mask
+    them with :attr:`PlainScorer.live`).
 
     ``values`` (the encoded positions, for phrases) only when asked for, and
     None when the field's format stores none. With ``near`` (sorted segment

@@ -269,7 +269,8 @@ _REFERENCE_TOKENS = re.compile(
     rf"{tk._ACRONYM}|{tk._SEGMENT}(?:{tk._JOINER}{tk._SEGMENT})*"
 )
 _ODD_TEXT = st.text(
-    alphabet="aeéœÆ’'ʼ‑- \u00a0\u202f.,\n15SNCFUlqjusd\u00adh\u0301_«»", max_size=60
+    alphabet="aeéœÆ’'ʼ‘´`‑‐- \u00a0\u202f\u2009.,\r\n0159²SNCFUlqjusdßİı\u00adh\u0301\u0308_«»",
+    max_size=60,
 )
 
 

@@ -152,32 +152,35 @@ def test_cache_eviction_changes_nothing(corpus_dir, monkeypatch):
 
 
 def _matcher_postings(leaf, field, tbytes):
-    m = leaf.postings(field, tbytes)
-    ids, weights = [], []
+    """Whoosh's own reading of a posting list, deleted documents included."""
+    m = leaf._terms.matcher(field, tbytes, leaf.schema[field].format)
+    ids, weights, values = [], [], []
     while m.is_active():
         ids.append(m.id())
         weights.append(m.weight())
+        values.append(m.value())
         m.next()
-    return ids, weights
+    return ids, weights, values
 
 
-def test_postings_decode_as_whoosh_reads_them(segmented_dir, tmp_path):
-    """Every term of every segment, and lists of several blocks, compressed or not."""
+def test_postings_decode_as_whoosh_reads_them(segmented_dir, corpus_dir, tmp_path):
+    """Every term of every segment, deleted versions too; lists of several blocks, zipped or not."""
     articles = [
         Article(id=f"a{i}", title="Commun", body=f"mot commun {'répété ' * (i % 4)} n{i}")
         for i in range(300)
     ]
     index_articles(articles, tmp_path)
     checked = multi = 0
-    for path in (segmented_dir, tmp_path):
+    for path in (segmented_dir, corpus_dir, tmp_path):
         with open_index(path).reader() as reader:
             for leaf, _offset in reader.leaf_readers():
                 for field in (sc.TITLE, sc.LEAD, sc.BODY):
                     for tbytes in leaf.lexicon(field):
-                        ids, weights = _matcher_postings(leaf, field, tbytes)
-                        got_ids, got_weights, _values = rk._segment_postings(leaf, field, tbytes)
-                        assert got_ids.tolist() == ids
-                        assert got_weights.tolist() == pytest.approx(weights)
+                        ids, weights, values = _matcher_postings(leaf, field, tbytes)
+                        got = rk._segment_postings(leaf, field, tbytes, values=True)
+                        assert got[0].tolist() == ids
+                        assert got[1].tolist() == pytest.approx(weights)
+                        assert got[2] == list(values)
                         checked += 1
                         multi += len(ids) > 128
     assert checked > 1000

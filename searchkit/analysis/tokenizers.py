@@ -49,7 +49,7 @@ _MAY_BE_ACRONYM = rf"(?<={_LETTER})(?=[.{_APOSTROPHES}]|{_LETTER}{_APOSTROPHE})"
 _WORD_REST = rf"{_ALNUM}*(?:[\u0300-\u036f]+{_ALNUM}*)*(?:{_JOINER}{_SEGMENT})*"
 TOKEN_PATTERN = re.compile(rf"{_ALNUM}(?:{_MAY_BE_ACRONYM}{_ACRONYM_REST}|{_WORD_REST})")
 # The same, captured: ``split`` gives gaps and words alternately, so every word's
-# offsets come from the lengths, with no match object per word (see ``word_spans``).
+# offsets come from the lengths, with no match object per word (see ``FrenchAnalyzer.term_spans``).
 _TOKEN_SPLIT = re.compile(f"({TOKEN_PATTERN.pattern})")
 _ACRONYM = rf"(?:{_LETTER}{{1,2}}{_APOSTROPHE})?{_LETTER}(?:\.{_LETTER})+\.?(?!{_ALNUM})"
 
