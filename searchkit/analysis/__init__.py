@@ -161,8 +161,9 @@ class FrenchAnalyzer(Analyzer):
         entries = list(map(cache.get, surfaces, repeat(_MISSING)))
         if _MISSING in entries:
             for i, entry in enumerate(entries):
-                if entry is _MISSING:
-                    entries[i] = self._entry(surfaces[i])
+                if entry is _MISSING:  # looked up again: the word may be new twice in this text
+                    found = cache.get(surfaces[i], _MISSING)
+                    entries[i] = self._entry(surfaces[i]) if found is _MISSING else found
         return entries  # type: ignore[return-value]
 
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
