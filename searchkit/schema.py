@@ -12,7 +12,7 @@ from whoosh import fields
 from .analysis import entity_analyzer, exact_analyzer, text_analyzer
 from .segments import FrenchPositions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: positions as uint32 (segments.FrenchPositions)
 
 ID = "id"
 TITLE = "title"

@@ -8,34 +8,42 @@ are fine; the route to them is slow. Here the same files are written another way
 
 - :class:`FrenchPositions` turns a field's text into per-term positions with the
   analyzer's :meth:`~searchkit.analysis.FrenchAnalyzer.positions`, not a token
-  object per word; the encoded bytes are Whoosh's ``Positions`` bytes.
+  object per word, and stores them as plain 32-bit integers, not pickled gaps.
 - :class:`FastSegmentWriter` keeps a segment's postings grouped by term in memory
   (:class:`TermPool`) as documents arrive, so nothing is sorted but the terms,
-  and hands each term's postings to Whoosh's codec a block at a time.
+  and :class:`_TermWriter` writes each term's blocks and row as Whoosh's codec
+  would, without its per-posting calls.
 
-What is on disk is what Whoosh's writer writes: the same terms, postings, positions,
-weights, lengths and term statistics, in Whoosh's codec (``tests/test_segments.py``
-compares the two writers through Whoosh's readers). The bytes differ in one way:
-a repeated one-position value is one shared object, which pickle stores once per
-block. The index stays a plain Whoosh index, read by Whoosh's readers and searchers.
+What is on disk is Whoosh's codec: the same terms, postings, weights, lengths and
+term statistics, in its files and blocks (``tests/test_segments.py`` compares the two
+writers through Whoosh's readers). The bytes differ where Whoosh reads them
+either way: blocks pickled with protocol 4 (bytes stored as bytes), small blocks
+not compressed, and position values in :class:`FrenchPositions`'s encoding, which
+Whoosh decodes through the format pickled in the schema. The index stays a plain
+Whoosh index, read by Whoosh's readers and searchers.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import multiprocessing
 import signal
+import struct
+import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from multiprocessing.connection import wait
+from operator import sub
 from pickle import dumps
 from typing import Any
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
-from whoosh.system import pack_uint
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -54,13 +62,23 @@ MIN_SHARE = 500
 _PROGRESS_EVERY = 50
 # Live documents merged in one commit at most (a merge costs time, not memory).
 MAX_MERGE_DOCS = 1_000_000
+# Documents between two freezes of the garbage collector's objects (see ``_settle``).
+_FREEZE_EVERY = 500
 
 # (docnums, weights, encoded values) of one term, in document order.
 _Postings = tuple[list[int], list[float], list[bytes]]
 
 
 class FrenchPositions(Positions):
-    """Whoosh's ``Positions`` format, fed by the analyzer's per-term positions.
+    """Whoosh's ``Positions`` format with cheaper bytes, fed by the analyzer's per-term positions.
+
+    A posting's value is its positions as little-endian 32-bit integers, nothing
+    else: the count is the length. Whoosh's own encoding (a count, then pickled
+    gaps) cost a pickle per posting when writing and an unpickling per posting
+    when checking a phrase; these bytes come from ``array`` in C, many postings in
+    one call (:func:`encode_many`), and read back the same way. Every Whoosh reader
+    decodes values through the field's format, so this class is all it takes:
+    Whoosh's phrase queries, matchers and merges work unchanged.
 
     Pickled into the schema, so it lives at this stable import path and holds no
     state beyond what ``Positions`` holds. Analyzers without a ``positions``
@@ -74,42 +92,73 @@ class FrenchPositions(Positions):
             return
         boost = self.field_boost
         for term, poslist in positions(value).items():
-            yield term, len(poslist), len(poslist) * boost, _encode(poslist)
+            yield term, len(poslist), len(poslist) * boost, encode_positions(poslist)
+
+    def encode(self, poslist: Iterable[int]) -> bytes:
+        return encode_positions(poslist)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return decode_positions(valuestring)
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return len(valuestring) // _POSITION_SIZE
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def combine(self, vs: Iterable[bytes]) -> bytes:
+        return encode_positions(sorted({p for v in vs for p in decode_positions(v)}))
 
 
-# Most terms occur once in a field: their encodings repeat, keyed by the position.
-_ONCE: dict[int, bytes] = {}
+_POSITION_SIZE = 4
+_LITTLE_ENDIAN = sys.byteorder == "little"
+_as_uint32 = partial(array, "I")
+assert _as_uint32().itemsize == _POSITION_SIZE, "array('I') must hold 32-bit integers here"
 
 
-def _encode(poslist: list[int]) -> bytes:
-    """``Positions.encode``: the count, then the pickled gaps between positions."""
-    if len(poslist) == 1:
-        pos = poslist[0]
-        value = _ONCE.get(pos)
-        if value is None:
-            value = pack_uint(1) + dumps(poslist, 2)
-            if len(_ONCE) < 100_000:
-                _ONCE[pos] = value
-        return value
-    deltas = [poslist[0]]
-    deltas.extend(b - a for a, b in zip(poslist, poslist[1:], strict=False))
-    return pack_uint(len(deltas)) + dumps(deltas, 2)
+def encode_positions(poslist: Iterable[int]) -> bytes:
+    """A posting's value in :class:`FrenchPositions`: its positions, little-endian uint32."""
+    values = _as_uint32(poslist)
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values.tobytes()
+
+
+def encode_many(poslists: list[list[int]]) -> list[bytes]:
+    """:func:`encode_positions` of each list, in C on little-endian machines (all common ones)."""
+    if _LITTLE_ENDIAN:
+        return list(map(bytes, map(_as_uint32, poslists)))
+    return [encode_positions(p) for p in poslists]
+
+
+def decode_positions(value: bytes) -> list[int]:
+    """The positions of one :class:`FrenchPositions` value."""
+    values = _as_uint32()
+    values.frombytes(value)
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values.tolist()
 
 
 class TermPool:
     """One segment's postings grouped by field and term, in memory.
 
-    Stands in for Whoosh's ``PostingPool``: ``add`` takes the same
-    ``(fieldname, termbytes, docnum, weight, valuebytes)`` items (Whoosh's own
-    ``add_document`` route, for schemas with vectors or spelling), and
-    :meth:`FastSegmentWriter._write_terms` reads the groups (merged segments are
-    read there too, not pooled). Documents arrive in increasing number, so each term's postings are
-    already in order and only the terms are sorted at the end. Memory grows with
-    the segment: the indexer bounds it with its batch size.
+    Stands in for Whoosh's ``PostingPool``. Fields in :class:`FrenchPositions`
+    (the text fields) are kept the cheapest way to add to: per term, a flat list
+    alternating document number and the term's positions in that document, with
+    nothing computed per posting until the flush, where :meth:`items` turns a
+    term's list into weights and values a few C calls at a time. Other postings
+    come through :meth:`add` as Whoosh's ``(fieldname, termbytes, docnum, weight,
+    valuebytes)`` items. Documents arrive in increasing number, so each term's
+    postings are already in order and only the terms are sorted at the end.
+    Memory grows with the segment: the indexer bounds it with its batch size.
     """
 
     def __init__(self) -> None:
         self.fields: dict[str, dict[bytes, _Postings]] = {}
+        # fieldname -> term -> [docnum, positions, docnum, positions, ...]
+        self.positions: dict[str, dict[str, list[Any]]] = {}
+        self.boosts: dict[str, float] = {}
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, tbytes, docnum, weight, vbytes = item
@@ -125,8 +174,44 @@ class TermPool:
         if vbytes:
             postings[2].append(vbytes)
 
+    def fieldnames(self) -> set[str]:
+        return set(self.fields) | set(self.positions)
+
+    def items(self, fieldname: str) -> Iterator[tuple[bytes, _Postings]]:
+        """The field's terms in order, each with its postings."""
+        plain = self.fields.get(fieldname, {})
+        by_term = self.positions.get(fieldname, {})
+        boost = self.boosts.get(fieldname, 1.0)
+        if not plain:  # str order is the UTF-8 bytes' order
+            for term in sorted(by_term):
+                yield term.encode("utf-8"), _from_positions(by_term[term], boost)
+            return
+        # Some documents took Whoosh's route (boosts): both kinds, merged by document.
+        converted = {t.encode("utf-8"): _from_positions(v, boost) for t, v in by_term.items()}
+        for tbytes in sorted(plain.keys() | converted.keys()):
+            lists = [x for x in (plain.get(tbytes), converted.get(tbytes)) if x]
+            if len(lists) == 1:
+                yield tbytes, lists[0]
+                continue
+            merged = sorted(
+                (p for ids, ws, vs in lists for p in zip(ids, ws, vs, strict=True)),
+                key=lambda p: p[0],
+            )
+            ids, ws, vs = (list(column) for column in zip(*merged, strict=True))
+            yield tbytes, (ids, ws, vs)
+
     def cleanup(self) -> None:
         self.fields.clear()
+        self.positions.clear()
+
+
+def _from_positions(pairs: list[Any], boost: float) -> _Postings:
+    """A :class:`TermPool` positions list as (document numbers, weights, values)."""
+    poslists = pairs[1::2]
+    weights: list[Any] = list(map(len, poslists))  # term frequencies
+    if boost != 1.0:
+        weights = [w * boost for w in weights]
+    return pairs[0::2], weights, encode_many(poslists)
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -193,26 +278,28 @@ class FastSegmentWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+        if self.docnum % _FREEZE_EVERY == 0:
+            _settle()
 
     def _add_positions(self, fieldname: str, boost: float, positions: dict[str, list[int]]) -> int:
-        """Add one field's terms and positions for the current document; return its length."""
-        terms = self.pool.fields.get(fieldname)
+        """Add one field's terms and positions for the current document; return its length.
+
+        The hot loop of indexing: two appends per posting, the rest at the flush.
+        """
+        terms = self.pool.positions.get(fieldname)
         if terms is None:
-            terms = self.pool.fields[fieldname] = {}
+            terms = self.pool.positions[fieldname] = {}
+            self.pool.boosts[fieldname] = boost
         docnum = self.docnum
-        length = 0
+        get = terms.get
         for term, poslist in positions.items():
-            freq = len(poslist)
-            length += freq
-            tbytes = term.encode("utf-8")
-            postings = terms.get(tbytes)
+            postings = get(term)
             if postings is None:
-                terms[tbytes] = ([docnum], [freq * boost], [_encode(poslist)])
+                terms[term] = [docnum, poslist]
             else:
-                postings[0].append(docnum)
-                postings[1].append(freq * boost)
-                postings[2].append(_encode(poslist))
-        return length
+                postings.append(docnum)
+                postings.append(poslist)
+        return sum(map(len, positions.values()))
 
     def add_documents(
         self,
@@ -317,6 +404,7 @@ class FastSegmentWriter(SegmentWriter):
 
     def cancel(self) -> None:
         self._close_merged()
+        gc.unfreeze()
         super().cancel()
 
     def _close_merged(self) -> None:
@@ -327,11 +415,13 @@ class FastSegmentWriter(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         lengths = self.per_document_reader()
+        _settle()
         try:
             self._write_terms(lengths)
         finally:
             lengths.close()
             self._close_merged()
+            gc.unfreeze()  # what the pool held is garbage now: back to the collector
         self.fieldwriter.close()
 
     def _write_terms(self, lengths: Any) -> None:
@@ -339,60 +429,58 @@ class FastSegmentWriter(SegmentWriter):
         writer = self.fieldwriter
         ndocs = self.docnum
         merged = self._merged
-        fieldnames = set(self.pool.fields)
+        fieldnames = self.pool.fieldnames()
         for reader, _, _ in merged:
             fieldnames.update(f for f in reader.indexed_field_names() if f in schema)
         for fieldname in sorted(fieldnames):
-            terms = self.pool.fields.get(fieldname, {})
             fieldobj = schema[fieldname]
             if fieldobj.scorable:
                 length_of = [lengths.doc_field_length(d, fieldname, 0) or 0 for d in range(ndocs)]
             else:
                 length_of = None
             writer.start_field(fieldname, fieldobj)
-            if not merged:
-                for tbytes in sorted(terms):
-                    writer.start_term(tbytes)
-                    _fill_blocks(writer._postwriter, *terms[tbytes], length_of)
-                    writer.finish_term()
-            else:
-                for tbytes, postings in _merged_terms(fieldname, fieldobj, terms, merged):
-                    writer.start_term(tbytes)
-                    _fill_blocks(writer._postwriter, *postings, length_of)
-                    writer.finish_term()
+            terms = self.pool.items(fieldname)
+            if merged:
+                terms = _merged_terms(fieldname, fieldobj, terms, merged)
+            write = _TermWriter(writer, fieldobj.format, length_of)
+            for tbytes, postings in terms:
+                write(tbytes, *postings)
             writer.finish_field()
 
 
 def _merged_terms(
     fieldname: str,
     fieldobj: Any,
-    terms: dict[bytes, _Postings],
+    terms: Iterator[tuple[bytes, _Postings]],
     merged: list[tuple[Any, int, dict[int, int] | None]],
 ) -> Iterator[tuple[bytes, _Postings]]:
     """One field's terms in order with their postings: the pool's, then each merged segment's.
 
-    Each merged segment's term table is read in order (no lookup per term).
-    Documents of this writer come first and each merged segment's after the one
-    before (``add_reader`` numbers them so), so appending keeps every list in
-    document order. Deleted documents are left out (they are not in ``docmap``);
-    a term left with no posting is not written.
+    ``terms`` are the pool's, in order. Each merged segment's term table is read in
+    order (no lookup per term). Documents of this writer come first and each
+    merged segment's after the one before (``add_reader`` numbers them so), so
+    appending keeps every list in document order. Deleted documents are left out
+    (they are not in ``docmap``); a term left with no posting is not written.
     """
-    sources: list[Iterator[tuple[bytes, int, Any]]] = [iter([(t, -1, None) for t in sorted(terms)])]
+    sources: list[Iterator[tuple[bytes, int, Any]]] = [((t, -1, p) for t, p in terms)]
     for k, (reader, _, _) in enumerate(merged):
         sources.append(_term_infos(reader, fieldname, k))
     current: bytes | None = None
+    own: _Postings | None = None
     found: list[tuple[int, Any]] = []
     for tbytes, k, info in heapq.merge(*sources, key=lambda item: item[0]):
         if tbytes != current:
             if current is not None:
-                postings = _gather(fieldobj, terms.get(current), merged, found)
+                postings = _gather(fieldobj, own, merged, found)
                 if postings[0]:
                     yield current, postings
-            current, found = tbytes, []
+            current, own, found = tbytes, None, []
         if k >= 0:
             found.append((k, info))
+        else:
+            own = info
     if current is not None:
-        postings = _gather(fieldobj, terms.get(current), merged, found)
+        postings = _gather(fieldobj, own, merged, found)
         if postings[0]:
             yield current, postings
 
@@ -445,6 +533,18 @@ def _blocks(reader: Any, info: Any, format_: Any) -> Iterator[tuple[Any, Any, An
         if m._lastblock:
             return
         m._goto(m._nextoffset)
+
+
+def _settle() -> None:
+    """Freeze every object alive now: the collector stops walking the pool's lists.
+
+    A segment's pool holds millions of small lists that live until the flush. Each
+    full collection walked all of them, again and again as the pool grew: a tenth
+    of indexing's time. Frozen objects are left out of collections, not freed; the
+    flush (or ``cancel``) unfreezes them once the pool is dropped. Garbage made
+    between two freezes is still collected as usual.
+    """
+    gc.freeze()
 
 
 def _prepared(
@@ -576,68 +676,104 @@ def _merge_plan(segments: list[Any], added: bool, tiers: bool = True) -> list[An
     return picked
 
 
-def _fill_blocks(
-    pw: Any, docs: list[int], weights: list[float], values: list[bytes], length_of: list[int] | None
-) -> None:
-    """Write one term's postings in the codec's blocks (``finish_term`` then records them).
-
-    Sets what ``W3PostingsWriter.add_posting`` would have accumulated posting by
-    posting, a block at a time, and writes each block with :func:`_write_block`.
-    """
-    limit = pw._blocklimit
-    n = len(docs)
-    for start in range(0, n, limit):
-        if start:
-            _write_block(pw)
-        end = min(start + limit, n)
-        block_weights = weights[start:end]
-        pw._ids = array("I", docs[start:end])
-        pw._weights = array("f", block_weights)
-        pw._values = values[start:end]
-        pw._maxweight = max(0, max(block_weights))
-        if length_of is not None:
-            lens = [length_of[d] for d in docs[start:end] if length_of[d]]
-            pw._minlength = min(lens) if lens else None
-            pw._maxlength = max(lens) if lens else 0
-    if n:
-        _write_block(pw, last=True)
-
-
 # A block whose pickle is shorter than this is written uncompressed: most terms have
 # one to a few postings, and zlib spent more time on their blocks than it saved bytes.
 # Each block's header says whether it is compressed, and Whoosh's reader reads both.
 COMPRESS_MIN_BYTES = 256
 
 
-def _write_block(pw: Any, last: bool = False) -> None:
-    """``W3PostingsWriter._write_block``, with small blocks left uncompressed.
+# Whoosh pickles blocks with protocol 2, where every bytes value (a posting's positions)
+# becomes a call to ``_codecs.encode`` on a latin-1 string: 2.4 times the bytes, 9 times
+# the time to pickle, 3 to unpickle. Protocol 4 stores bytes as they are; ``pickle.loads``
+# reads every protocol, so Whoosh's readers read these blocks unchanged.
+_PROTOCOL = 4
+_TERM_INFO = struct.Struct("!BfIBBfII")  # W3TermInfo: flags, weight, df, lengths, max weight, ids
 
-    The same bytes as Whoosh writes otherwise: the list's magic number before its
-    first block, then per block its length (negative for the last), a pickled
-    header (postings, last id, maximum weight, compression level, length bytes)
-    and the pickled ids, weights and values.
+
+class _TermWriter:
+    """Writes one field's terms as ``W3FieldWriter`` and ``W3PostingsWriter`` would.
+
+    The same bytes, or bytes Whoosh reads the same (term frequencies pickled as
+    integers, not floats), computed a term and a block at a time: most terms
+    have one block of a few postings, and Whoosh's per-term objects, per-posting
+    statistics and method calls cost more than writing them (half of indexing's
+    time went there). Per block: its length (negative for the last), a pickled
+    header (postings, last id, maximum weight, compression, length bytes) and
+    the pickled (delta-encoded ids, weights, values), zlib-compressed from
+    ``COMPRESS_MIN_BYTES``; the list starts with Whoosh's magic number. Per term,
+    a row in the terms table: its statistics and where its postings are.
     """
-    if not pw._blockcount:
-        pw._postfile.write(WHOOSH3_HEADER_MAGIC)
-    pw._terminfo.add_block(pw)
-    ids = pw._ids
-    databytes = dumps((pw._mini_ids(), pw._mini_weights(), pw._mini_values()), 2)
-    comp = pw._compression if len(databytes) >= COMPRESS_MIN_BYTES else 0
-    if comp:
-        databytes = zlib.compress(databytes, comp)
-    info = (
-        len(ids),
-        ids[-1],
-        pw._maxweight,
-        comp,
-        length_to_byte(pw._minlength),
-        length_to_byte(pw._maxlength),
-    )
-    infobytes = dumps(info, 2)
-    size = len(infobytes) + len(databytes)
-    postfile = pw._postfile
-    postfile.write_int(-size if last else size)
-    postfile.write(infobytes)
-    postfile.write(databytes)
-    pw._blockcount += 1
-    pw._new_block()
+
+    def __init__(self, fieldwriter: Any, format_: Any, length_of: list[int] | None) -> None:
+        postwriter = fieldwriter._postwriter  # set by start_field: the codec's settings
+        self.postfile = fieldwriter._postfile
+        self.add_row = fieldwriter._tindex.add
+        self.prefix = pack_ushort(fieldwriter._fieldid)
+        self.limit = postwriter._blocklimit
+        self.compression = postwriter._compression
+        self.fixedsize = format_.fixed_value_size()
+        self.length_of = length_of
+
+    def __call__(
+        self, tbytes: bytes, docs: list[int], weights: list[Any], values: list[bytes]
+    ) -> None:
+        postfile, limit, length_of = self.postfile, self.limit, self.length_of
+        start = postfile.tell()
+        postfile.write(WHOOSH3_HEADER_MAGIC)
+        n = len(docs)
+        minlength: int | None = None
+        maxlength = maxweight = 0
+        for lo in range(0, n, limit):
+            hi = min(lo + limit, n)
+            ids = docs[lo:hi] if n > limit else docs
+            ws = weights[lo:hi] if n > limit else weights
+            top = max(0, max(ws))
+            maxweight = max(maxweight, top)
+            if length_of is not None:
+                lens = [x for x in map(length_of.__getitem__, ids) if x]
+                low, high = (min(lens), max(lens)) if lens else (None, 0)
+                if low is not None and (minlength is None or low < minlength):
+                    minlength = low
+                maxlength = max(maxlength, high)
+            else:
+                low, high = None, 0
+            if ws.count(ws[0]) == len(ws):  # W3's _mini_weights: None if all 1, one if equal
+                mini: Any = None if ws[0] == 1 else float(ws[0])
+            else:
+                mini = tuple(ws)
+            deltas = [ids[0], *map(sub, ids[1:], ids)] if len(ids) > 1 else [ids[0]]
+            data = dumps((tuple(deltas), mini, self._mini_values(values, lo, hi, n)), _PROTOCOL)
+            comp = self.compression if len(data) >= COMPRESS_MIN_BYTES else 0
+            if comp:
+                data = zlib.compress(data, comp)
+            info = dumps((hi - lo, ids[-1], top, comp, _length_byte(low), _length_byte(high)), 2)
+            size = len(info) + len(data)
+            postfile.write(pack_int(-size if hi == n else size) + info + data)
+        row = _TERM_INFO.pack(
+            0, sum(weights), n, _length_byte(minlength), _length_byte(maxlength), maxweight,
+            docs[0], docs[-1],
+        )  # fmt: skip
+        self.add_row(
+            self.prefix + tbytes, row + pack_long(start) + pack_int(postfile.tell() - start)
+        )
+
+    def _mini_values(self, values: list[bytes], lo: int, hi: int, n: int) -> Any:
+        """W3's ``_mini_values``: each value, none, or one string of fixed-size values."""
+        fixedsize = self.fixedsize
+        part = values[lo:hi] if hi - lo < n else values
+        if fixedsize is None or fixedsize < 0:
+            return tuple(part)
+        if fixedsize == 0:
+            return None
+        return b"".join(part)
+
+
+_LENGTH_BYTES: dict[int | None, int] = {}
+
+
+def _length_byte(length: int | None) -> int:
+    """Whoosh's ``length_to_byte`` (a bisection), remembered."""
+    byte = _LENGTH_BYTES.get(length)
+    if byte is None:
+        byte = _LENGTH_BYTES[length] = length_to_byte(length)
+    return byte

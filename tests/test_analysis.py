@@ -18,6 +18,7 @@ from searchkit.analysis import (
     ANALYSIS_VERSION,
     CHAINS,
     FrenchAnalyzer,
+    _words,
     analyze,
     entity_analyzer,
     entity_key,
@@ -290,6 +291,15 @@ def test_tokenizer_equals_the_plain_alternation_on_news() -> None:
         for line in lines:
             body = json.loads(line)["body"]
             assert tk.TOKEN_PATTERN.findall(body) == _REFERENCE_TOKENS.findall(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ODD_TEXT, max_size=4))
+def test_no_word_spans_a_blank_line(parts: list[str]) -> None:
+    """What lets the indexer tokenize the exact twin's paragraphs once (``_words``)."""
+    text = "\n\n".join(parts)
+    assert _words(text) == tk.TOKEN_PATTERN.findall(text)
+    assert _words(text) == tk.TOKEN_PATTERN.findall(text)  # remembered: the same again
 
 
 @settings(max_examples=300, deadline=None)

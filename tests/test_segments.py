@@ -47,8 +47,10 @@ def build(path: Path, docs: list[dict], fast: bool) -> whoosh_index.FileIndex:
 def postings(reader, fieldname: str, term: bytes) -> list:
     matcher = reader.postings(fieldname, term)
     out = []
+    positions = matcher.supports("positions")  # decoded: each format has its own bytes
     while matcher.is_active():
-        out.append((matcher.id(), matcher.weight(), matcher.value()))
+        value = matcher.value_as("positions") if positions else matcher.value()
+        out.append((matcher.id(), matcher.weight(), value))
         matcher.next()
     return out
 
@@ -92,6 +94,38 @@ def test_long_posting_lists_span_several_blocks(tmp_path):
             assert postings(stock, fieldname, term) == postings(fast, fieldname, term)
             assert term_stats(stock, fieldname, term) == term_stats(fast, fieldname, term)
     assert len(postings(fast, sc.BODY, b"commun")) == 300
+
+
+def test_documents_through_whoosh_route_mix_with_the_pool(tmp_path):
+    # A custom stored value sends a document through Whoosh's own add_document: its
+    # postings go to the other side of the pool, merged back in document order.
+    docs = [
+        {sc.ID: f"d{i}", sc.BODY: f"commun mot{i % 5} " + "autre " * (i % 4)} for i in range(300)
+    ]
+    for doc in docs[::3]:
+        doc["_stored_body"] = "stockée à part"
+    stock = build(tmp_path / "stock", docs, fast=False).reader()
+    fast = build(tmp_path / "fast", docs, fast=True).reader()
+    terms = list(stock.iter_field(sc.BODY))
+    assert len(terms) == 7
+    for term, _ in terms:
+        assert postings(stock, sc.BODY, term) == postings(fast, sc.BODY, term), term
+        assert term_stats(stock, sc.BODY, term) == term_stats(fast, sc.BODY, term), term
+    assert fast.stored_fields(3)[sc.BODY] == "stockée à part"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=6), max_size=5))
+def test_positions_values_round_trip(poslists: list[list[int]]):
+    fmt = segments.FrenchPositions()
+    values = segments.encode_many(poslists)
+    assert values == [fmt.encode(p) for p in poslists]
+    for poslist, value in zip(poslists, values, strict=True):
+        assert fmt.decode_positions(value) == poslist
+        assert fmt.decode_frequency(value) == len(poslist)
+        assert len(value) == 4 * len(poslist)
+    combined = sorted({p for poslist in poslists for p in poslist})
+    assert fmt.decode_positions(fmt.combine(values)) == combined
 
 
 words = st.sampled_from(

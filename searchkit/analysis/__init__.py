@@ -119,19 +119,20 @@ class FrenchAnalyzer(Analyzer):
         indexing spent more time walking tokens than analysing words. Positions
         are numbered as the fused path numbers them (a test compares the two).
         """
-        renumber = self.renumber
+        entries = self._entries(_words(value))
+        start = 0
+        if self.renumber:  # kept words numbered on from the first one's own position
+            terms: list[str | None] = [e[0] for e in entries if e and not e[1]]
+            if terms:
+                start = next(i for i, e in enumerate(entries) if e and not e[1])
+        else:
+            terms = [e[0] if e and not e[1] else None for e in entries]
+        # One dict operation per word: this loop runs for every word of every article.
         out: dict[str, list[int]] = {}
-        kept = -1
-        for pos, entry in enumerate(self._entries(TOKEN_PATTERN.findall(value))):
-            if entry is None or entry[1]:
-                continue
-            if renumber:
-                kept = pos if kept < 0 else kept + 1
-                pos = kept
-            term = entry[0]
+        for pos, term in enumerate(terms, start):
             if term in out:
                 out[term].append(pos)
-            else:
+            elif term is not None:
                 out[term] = [pos]
         return out
 
@@ -252,6 +253,38 @@ def _word_steps(chain: CompositeAnalyzer) -> list[tuple[Callable[[str], Any], bo
         else:
             return None
     return steps
+
+
+# Paragraph -> its words, for the last texts analysed (see ``_words``).
+_PARAGRAPH_WORDS: dict[str, list[str]] = {}
+_PARAGRAPHS_KEPT = 256
+
+
+def _words(value: str) -> list[str]:
+    """``TOKEN_PATTERN.findall(value)``, a paragraph at a time, each remembered a little while.
+
+    The indexer analyses an article's title, lead and body in the stemmed fields,
+    then the three joined by blank lines in their exact twin: the twin's paragraphs
+    were just tokenized, and are not tokenized again. A word never spans a blank
+    line (a test says so), so a text's words are its paragraphs' words in order.
+    The remembered strings also keep their hashes, which the cache lookups of
+    ``_entries`` would otherwise compute again. Callers must not change the list.
+    """
+    memo = _PARAGRAPH_WORDS
+    if len(memo) > _PARAGRAPHS_KEPT:
+        memo.clear()
+    if "\n\n" not in value:
+        words = memo.get(value)
+        if words is None:
+            words = memo[value] = TOKEN_PATTERN.findall(value)
+        return words
+    out: list[str] = []
+    for paragraph in value.split("\n\n"):
+        words = memo.get(paragraph)
+        if words is None:
+            words = memo[paragraph] = TOKEN_PATTERN.findall(paragraph)
+        out += words
+    return out
 
 
 def term_caches() -> dict[str, dict[str, _Entry]]:
