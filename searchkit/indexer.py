@@ -216,7 +216,6 @@ def _text_document(article: Article, skip_fields: Iterable[str]) -> dict[str, An
     return doc
 
 
-@lru_cache(maxsize=4096)
 def _stored_origin(path: str, line: int | None) -> str:
     """The origin as stored (and so fingerprinted): the file's real, absolute path.
 
@@ -228,7 +227,13 @@ def _stored_origin(path: str, line: int | None) -> str:
     """
     if not path:
         return str(Origin(path, line))
-    return str(Origin(os.path.realpath(path), line))
+    return str(Origin(_real_path(path), line))
+
+
+@lru_cache(maxsize=4096)
+def _real_path(path: str) -> str:
+    """``os.path.realpath``, once per file: a file of many articles asked it for each."""
+    return os.path.realpath(path)
 
 
 def _existing_fingerprints(ix: FileIndex) -> dict[str, str]:
@@ -299,6 +304,7 @@ def index_articles(
         )
     final_dir = Path(index_dir)
     start = time.perf_counter()
+    _real_path.cache_clear()  # links may have changed since the last run in this process
     with _exclusive(final_dir):
         target, swap = _prepare_dir(final_dir, rebuild)
         ix = _open_or_create(target)

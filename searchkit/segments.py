@@ -47,7 +47,7 @@ from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import merge_term_caches, term_caches
+from .analysis import mark_term_caches, merge_term_caches, term_caches
 from .errors import SearchkitError
 
 # A segment under this many documents is merged at the next commit (small runs add
@@ -565,6 +565,7 @@ def _write_part(
     """
 
     def work() -> tuple[str, Any, Any]:
+        mark = mark_term_caches()  # the parent has every entry up to here
         writer = FastSegmentWriter(ix, _lk=False)  # the parent holds the lock
         for n, doc in enumerate(_prepared(items, prepare), 1):
             writer.add_document(**doc)
@@ -572,7 +573,7 @@ def _write_part(
                 send.send(("progress", _PROGRESS_EVERY, {}))
         if len(items) % _PROGRESS_EVERY:
             send.send(("progress", len(items) % _PROGRESS_EVERY, {}))
-        return ("ok", writer._finalize_segment(), term_caches())
+        return ("ok", writer._finalize_segment(), term_caches(since=mark))
 
     _helper(work, send)
 

@@ -351,3 +351,19 @@ def test_unknown_chain_is_refused() -> None:
 def test_analysis_version_is_a_string() -> None:
     assert isinstance(ANALYSIS_VERSION, str) and ANALYSIS_VERSION
     assert isinstance(entity_analyzer(), Analyzer)
+
+
+def test_term_caches_since_a_mark_hold_only_new_words(monkeypatch) -> None:
+    import searchkit.analysis as an
+
+    analyzer = text_analyzer()
+    analyzer.terms("archives anciennes")
+    mark = an.mark_term_caches()
+    analyzer.terms("archives zorglubiennes quintessenciâmes")  # words no other test uses
+    new = an.term_caches(since=mark)["text"]
+    assert set(new) == {"zorglubiennes", "quintessenciâmes"}
+    # A cache cleared after the mark: the whole of it goes back.
+    monkeypatch.setattr(an, "_CACHE_LIMIT", 0)
+    analyzer.terms("xylophones")
+    assert an.term_caches(since=mark)["text"] is an.term_caches()["text"]
+    assert "xylophones" in an.term_caches(since=mark)["text"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cache
-from itertools import accumulate, repeat
+from itertools import accumulate, islice, repeat
 from typing import Any
 
 from whoosh.analysis import Analyzer, CompositeAnalyzer, RegexTokenizer, StopFilter, Token
@@ -37,6 +37,7 @@ __all__ = [
     "entity_analyzer",
     "entity_key",
     "exact_analyzer",
+    "mark_term_caches",
     "merge_term_caches",
     "term_caches",
     "text_analyzer",
@@ -228,7 +229,7 @@ class FrenchAnalyzer(Analyzer):
     def _remember(self, surface: str, entry: _Entry) -> _Entry:
         terms = _TERM_CACHES.setdefault(self.name, {})
         if len(terms) > _CACHE_LIMIT:
-            terms.clear()
+            _clear(self.name)
         terms[surface] = entry
         return entry
 
@@ -287,13 +288,42 @@ def _words(value: str) -> list[str]:
     return out
 
 
-def term_caches() -> dict[str, dict[str, _Entry]]:
+# Times each chain's cache was cleared: a mark taken before a clear is void.
+_CLEARS: dict[str, int] = {}
+# A point in the caches' history: per chain, (clears so far, entries so far).
+CacheMark = dict[str, tuple[int, int]]
+
+
+def _clear(name: str) -> None:
+    _TERM_CACHES.setdefault(name, {}).clear()
+    _CLEARS[name] = _CLEARS.get(name, 0) + 1
+
+
+def mark_term_caches() -> CacheMark:
+    """Where the caches stand now, for :func:`term_caches` to send only what follows."""
+    return {name: (_CLEARS.get(name, 0), len(c)) for name, c in _TERM_CACHES.items()}
+
+
+def term_caches(since: CacheMark | None = None) -> dict[str, dict[str, _Entry]]:
     """The fast path's per-chain caches, for a helper process to hand back to its parent.
 
     An indexing helper is forked with its parent's caches and fills them further;
-    without this, each batch's helpers would re-analyse the same vocabulary.
+    without this, each batch's helpers would re-analyse the same vocabulary. With
+    ``since`` (the helper's mark at its start), only the entries added after it:
+    the parent has the others, and unpickling the whole caches again and again
+    cost the parent seconds while the cores waited. Dicts keep insertion order,
+    so the new entries are the last ones, unless the cache was cleared meanwhile.
     """
-    return _TERM_CACHES
+    if since is None:
+        return _TERM_CACHES
+    out: dict[str, dict[str, _Entry]] = {}
+    for name, entries in _TERM_CACHES.items():
+        clears, size = since.get(name, (-1, 0))
+        if clears == _CLEARS.get(name, 0):
+            out[name] = dict(islice(entries.items(), size, None))
+        else:
+            out[name] = entries
+    return out
 
 
 def merge_term_caches(caches: dict[str, dict[str, _Entry]]) -> None:
@@ -301,8 +331,8 @@ def merge_term_caches(caches: dict[str, dict[str, _Entry]]) -> None:
     for name, entries in caches.items():
         mine = _TERM_CACHES.setdefault(name, {})
         if len(mine) + len(entries) > _CACHE_LIMIT:
-            mine.clear()
-        mine.update(entries)
+            _clear(name)
+        _TERM_CACHES[name].update(entries)
 
 
 def text_analyzer() -> FrenchAnalyzer:
