@@ -35,12 +35,14 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
+from hashlib import md5
 from multiprocessing.connection import wait
 from operator import sub
 from pickle import dumps
 from typing import Any
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_long, pack_ushort
@@ -127,7 +129,7 @@ def encode_positions(poslist: Iterable[int]) -> bytes:
 def encode_many(poslists: list[list[int]]) -> list[bytes]:
     """:func:`encode_positions` of each list, in C on little-endian machines (all common ones)."""
     if _LITTLE_ENDIAN:
-        return list(map(bytes, map(_as_uint32, poslists)))
+        return list(map(array.tobytes, map(_as_uint32, poslists)))
     return [encode_positions(p) for p in poslists]
 
 
@@ -688,6 +690,7 @@ COMPRESS_MIN_BYTES = 256
 # the time to pickle, 3 to unpickle. Protocol 4 stores bytes as they are; ``pickle.loads``
 # reads every protocol, so Whoosh's readers read these blocks unchanged.
 _PROTOCOL = 4
+_ROW_LENGTHS = struct.Struct("!ii")  # filetables' key and value lengths
 _TERM_INFO = struct.Struct("!BfIBBfII")  # W3TermInfo: flags, weight, df, lengths, max weight, ids
 
 
@@ -707,8 +710,14 @@ class _TermWriter:
 
     def __init__(self, fieldwriter: Any, format_: Any, length_of: list[int] | None) -> None:
         postwriter = fieldwriter._postwriter  # set by start_field: the codec's settings
+        # Nothing else writes to these files while a field's terms are written, so
+        # offsets are counted here rather than asked of the files at every write.
         self.postfile = fieldwriter._postfile
-        self.add_row = fieldwriter._tindex.add
+        self.offset = self.postfile.tell()
+        self.table = fieldwriter._tindex
+        self.inline_rows = (
+            type(self.table) is OrderedHashWriter and self.table.hashfn is md5_hash
+        )  # else rows go through the table's own add
         self.prefix = pack_ushort(fieldwriter._fieldid)
         self.limit = postwriter._blocklimit
         self.compression = postwriter._compression
@@ -718,9 +727,8 @@ class _TermWriter:
     def __call__(
         self, tbytes: bytes, docs: list[int], weights: list[Any], values: list[bytes]
     ) -> None:
-        postfile, limit, length_of = self.postfile, self.limit, self.length_of
-        start = postfile.tell()
-        postfile.write(WHOOSH3_HEADER_MAGIC)
+        limit, length_of = self.limit, self.length_of
+        chunks = [WHOOSH3_HEADER_MAGIC]
         n = len(docs)
         minlength: int | None = None
         maxlength = maxweight = 0
@@ -749,14 +757,32 @@ class _TermWriter:
                 data = zlib.compress(data, comp)
             info = dumps((hi - lo, ids[-1], top, comp, _length_byte(low), _length_byte(high)), 2)
             size = len(info) + len(data)
-            postfile.write(pack_int(-size if hi == n else size) + info + data)
+            chunks += (pack_int(-size if hi == n else size), info, data)
+        block = b"".join(chunks)
+        self.postfile.write(block)
+        start = self.offset
+        self.offset += len(block)
         row = _TERM_INFO.pack(
             0, sum(weights), n, _length_byte(minlength), _length_byte(maxlength), maxweight,
             docs[0], docs[-1],
         )  # fmt: skip
-        self.add_row(
-            self.prefix + tbytes, row + pack_long(start) + pack_int(postfile.tell() - start)
-        )
+        self._add_row(self.prefix + tbytes, row + pack_long(start) + pack_int(len(block)))
+
+    def _add_row(self, key: bytes, value: bytes) -> None:
+        """``OrderedHashWriter.add``: the row, its offset for the ordered index, its hash."""
+        table = self.table
+        if not self.inline_rows:
+            table.add(key, value)
+            return
+        if key <= table.lastkey:
+            raise ValueError(f"terms must increase: {table.lastkey!r}..{key!r}")
+        dbfile = table.dbfile
+        pos = dbfile.tell()
+        table.index.append(pos)
+        dbfile.write(_ROW_LENGTHS.pack(len(key), len(value)) + key + value)
+        h = int.from_bytes(md5(key).digest()[-4:], "big")  # md5_hash, without the hex string
+        table.buckets[h & 255].append((h, pos))
+        table.lastkey = key
 
     def _mini_values(self, values: list[bytes], lo: int, hi: int, n: int) -> Any:
         """W3's ``_mini_values``: each value, none, or one string of fixed-size values."""
