@@ -317,6 +317,8 @@ def index_articles(
         ix = _open_or_create(target)
         existing = _existing_fingerprints(ix)
         batch = _Batch(skip, entity_model, procs, report, on_article)
+        # The batch being written by helper processes while this one reads the next.
+        pending: _Pending | None = None
         try:
             for article in articles:
                 fingerprint = article_fingerprint(article, skip, batch.extractor)
@@ -327,12 +329,26 @@ def index_articles(
                 if on_article:
                     on_article(report)
                 if len(batch.articles) >= batch_size:
-                    _commit(ix, batch, existing, report, target, sources)
-            _commit(ix, batch, existing, report, target, sources)
+                    if pending is not None:
+                        pending, done = None, pending
+                        _finish_commit(done, existing, report, target, sources)
+                    pending = _start_commit(ix, batch, existing, report)
+                    if pending is not None and not pending.writer.adding:
+                        pending, done = None, pending  # written here: commit it now
+                        _finish_commit(done, existing, report, target, sources)
+            if pending is not None:
+                pending, done = None, pending
+                _finish_commit(done, existing, report, target, sources)
+            pending = _start_commit(ix, batch, existing, report)
+            if pending is not None:
+                pending, done = None, pending
+                _finish_commit(done, existing, report, target, sources)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
         finally:
+            if pending is not None:  # the index keeps its last commit
+                pending.writer.cancel()
             report.seconds = time.perf_counter() - start
             with ix.reader() as reader:
                 report.articles = reader.doc_count()
@@ -403,55 +419,90 @@ class _Batch:
             self.on_article(self.report)
 
 
-def _commit(
-    ix: FileIndex,
-    batch: _Batch,
-    existing: dict[str, str],
-    report: IndexReport,
-    index_dir: Path,
-    sources: Iterable[str],
-) -> None:
-    """Write one batch as one commit; counts and metadata change only once it is committed."""
+@dataclass
+class _Pending:
+    """A batch whose helpers are writing it: what its commit needs to finish."""
+
+    ix: FileIndex
+    writer: FastSegmentWriter
+    articles: dict[str, tuple[Article, str]]
+    before: int
+    added: int
+    updated: int
+
+
+def _start_commit(
+    ix: FileIndex, batch: _Batch, existing: dict[str, str], report: IndexReport
+) -> _Pending | None:
+    """Start writing one batch as one commit; with helpers, return while they work.
+
+    The batch's articles move to the returned record, so the batch object can
+    collect the next ones meanwhile. An article the previous commit wrote with
+    the same fingerprint (a duplicate read before that commit ended) is unchanged.
+    """
+    for article_id, (_, fingerprint) in list(batch.articles.items()):
+        if existing.get(article_id) == fingerprint:
+            del batch.articles[article_id]
+            report.unchanged += 1
     if not batch.articles:
-        return
+        return None
+    articles, batch.articles = batch.articles, {}
     with ix.reader() as reader:
         before = reader.doc_count()
     writer = FastSegmentWriter(ix)
     added = updated = 0
     try:
-        for article_id in batch.articles:
+        for article_id in articles:
             if article_id in existing:
                 writer.delete_by_term(sc.ID, article_id)
                 updated += 1
             else:
                 added += 1
         writer.add_documents(
-            list(batch.articles.values()),
+            list(articles.values()),
             procs=batch.procs,
             prepare=batch.documents,
             min_share=None if batch.entity_model is None else _MIN_SHARE_WITH_ENTITIES,
             progress=batch.written,
             merge=True,  # a merge due now runs beside the helpers
+            wait=False,  # the next batch is read while the helpers write this one
         )
-        writer.commit(mergetype=merge_segments)
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
+        report.in_batch = 0
+        raise
+    return _Pending(ix, writer, articles, before, added, updated)
+
+
+def _finish_commit(
+    pending: _Pending,
+    existing: dict[str, str],
+    report: IndexReport,
+    index_dir: Path,
+    sources: Iterable[str],
+) -> None:
+    """Wait for a batch's helpers and commit it; counts and metadata change only then."""
+    writer = pending.writer
+    try:
+        writer.commit(mergetype=merge_segments)
+    except BaseException:
+        writer.cancel()
         raise
     finally:
         report.in_batch = 0
-    with ix.reader() as reader:
+    with pending.ix.reader() as reader:
         after = reader.doc_count()
-    if after != before + added:
+    if after != pending.before + pending.added:
         raise SearchkitError(
             f"{index_dir}/: the index holds {after} articles after a commit, expected "
-            f"{before + added}; a writer process may have died; run the command again"
+            f"{pending.before + pending.added}; a writer process may have died; "
+            "run the command again"
         )
-    for article_id, (_, fingerprint) in batch.articles.items():
+    for article_id, (_, fingerprint) in pending.articles.items():
         existing[article_id] = fingerprint
-    report.added += added
-    report.updated += updated
-    batch.articles.clear()
-    _record_meta(ix, index_dir, sources)
+    report.added += pending.added
+    report.updated += pending.updated
+    _record_meta(pending.ix, index_dir, sources)
 
 
 def _record_meta(ix: FileIndex, index_dir: Path, sources: Iterable[str]) -> None:

@@ -235,6 +235,9 @@ class FastSegmentWriter(SegmentWriter):
         # Segments merged into this one: (reader, first new docnum, docmap or None).
         self._merged: list[tuple[Any, int, dict[int, int] | None]] = []
         self._merged_away: list[Any] = []  # merged by a helper: left out of the commit
+        # Helper processes at work: receiving end of each one's pipe -> (task, process).
+        self._helpers: dict[Any, tuple[int, Any]] = {}
+        self._pending: tuple[list[Any], Callable[[int], None] | None] | None = None
         self._tiers_in_helpers = False  # see merge_segments
         fields = self.schema.items()
         # Term vectors and spelling words are written by Whoosh's own add_document.
@@ -312,6 +315,7 @@ class FastSegmentWriter(SegmentWriter):
         min_share: int | None = None,
         progress: Callable[[int], None] | None = None,
         merge: bool = False,
+        wait: bool = True,
     ) -> None:
         """Add documents; with ``procs`` > 1, forked helpers write parts as segments of their own.
 
@@ -330,7 +334,8 @@ class FastSegmentWriter(SegmentWriter):
         With ``merge``, the segments :func:`merge_segments` would merge now are
         merged by one more helper at the same time, rather than by this process
         at the commit while the cores wait (call it after the deletions, and
-        commit with that policy).
+        commit with that policy). With ``wait`` false, a call that started helpers
+        returns at once; :meth:`finish_adding`, or the commit, waits for them.
         """
         procs = max(1, min(procs, len(items) // max(1, min_share or MIN_SHARE)))
         if procs == 1:
@@ -345,8 +350,6 @@ class FastSegmentWriter(SegmentWriter):
         # would only be written at commit time, after waiting for the helpers.
         ctx = multiprocessing.get_context("fork")
         cut = [len(items) * k // procs for k in range(procs + 1)]
-        helpers: dict[Any, tuple[int, Any]] = {}  # receiving end -> (share number, process)
-        results: dict[int, Any] = {}
         plan = _merge_plan(self.segments, added=False) if merge else []
         self._tiers_in_helpers = merge
         tasks: list[tuple[Callable[..., None], tuple[Any, ...]]] = [
@@ -360,7 +363,32 @@ class FastSegmentWriter(SegmentWriter):
                 proc = ctx.Process(target=target, args=(*args, send))
                 proc.start()
                 send.close()
-                helpers[receive] = (k, proc)
+                self._helpers[receive] = (k, proc)
+        except BaseException:
+            self._stop_helpers()
+            raise
+        self._pending = (plan, progress)
+        if wait:
+            self.finish_adding()
+
+    @property
+    def adding(self) -> bool:
+        """Helpers started by ``add_documents(..., wait=False)`` are still to be waited for."""
+        return self._pending is not None
+
+    def finish_adding(self) -> None:
+        """Wait for the helpers of ``add_documents(..., wait=False)`` and take their segments.
+
+        Until then this process is free: the indexer reads and fingerprints the
+        next batch while the helpers write this one. ``commit`` calls it first.
+        """
+        if self._pending is None:
+            return
+        plan, progress = self._pending
+        self._pending = None
+        helpers = self._helpers
+        results: dict[int, Any] = {}
+        try:
             waiting = dict(helpers)
             while waiting:
                 for receive in wait(list(waiting)):
@@ -379,16 +407,26 @@ class FastSegmentWriter(SegmentWriter):
                     del waiting[receive]
                     results[k] = result
                     merge_term_caches(caches)  # the next batch's helpers start warm
-            self._extra_segments.extend(results[k] for k in range(len(tasks)))
+            self._extra_segments.extend(results[k] for k in range(len(helpers)))
             self._merged_away.extend(plan)
         except BaseException:  # Ctrl-C or a failed helper: stop the others now
-            for _, proc in helpers.values():
-                proc.terminate()
+            self._stop_helpers()
             raise
         finally:
-            for receive, (_, proc) in helpers.items():
-                receive.close()
-                proc.join()
+            self._stop_helpers(terminate=False)
+
+    def _stop_helpers(self, terminate: bool = True) -> None:
+        for receive, (_, proc) in self._helpers.items():
+            if terminate:
+                proc.terminate()
+            receive.close()
+            proc.join()
+        self._helpers = {}
+        self._pending = None
+
+    def commit(self, *args: Any, **kwargs: Any) -> None:
+        self.finish_adding()
+        super().commit(*args, **kwargs)
 
     def _merge_segments(self, mergetype: Any, optimize: Any, merge: Any) -> list[Any]:
         """The policy sees the helpers' new segments too: they may be merged at once."""
@@ -405,6 +443,7 @@ class FastSegmentWriter(SegmentWriter):
         self._merged.append((reader, startdoc, docmap))
 
     def cancel(self) -> None:
+        self._stop_helpers()
         self._close_merged()
         gc.unfreeze()
         super().cancel()

@@ -163,3 +163,68 @@ def test_date_span_fields_round_trip(tmp_path):
     with ix.searcher() as s:
         doc = s.document(id="d")
         assert doc["date"] == "2019" and s.doc_frequency("year", "2019") == 1
+
+
+def test_helpers_write_a_batch_while_the_next_is_read(tmp_path, monkeypatch):
+    """With helpers, batch k is committed once batch k+1 is read: the same index as in one go."""
+    from searchkit import segments
+
+    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+    started: list[int] = []  # articles read when each batch's helpers started
+    committed: list[int] = []  # articles read when each batch was committed
+    read = 0
+
+    def counted(articles):
+        nonlocal read
+        for article in articles:
+            read += 1
+            yield article
+
+    real_add, real_commit = (
+        segments.FastSegmentWriter.add_documents,
+        segments.FastSegmentWriter.commit,
+    )
+
+    def add_documents(self, items, *args, **kwargs):
+        started.append(read)
+        return real_add(self, items, *args, **kwargs)
+
+    def commit(self, *args, **kwargs):
+        committed.append(read)
+        return real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(segments.FastSegmentWriter, "add_documents", add_documents)
+    monkeypatch.setattr(segments.FastSegmentWriter, "commit", commit)
+    articles = [art(i) for i in range(50)]
+    # Read while the batch holding a20..a39 is being written: the same a25 is unchanged
+    # once that batch is committed, the changed a26 an update.
+    articles += [art(25), art(26, body="changé")]
+    articles += [art(i) for i in range(50, 75)]
+    report = index_articles(counted(articles), tmp_path, batch_size=20, procs=2)
+    assert started == [20, 40, 60, 77]
+    assert committed == [40, 60, 77, 77]  # each batch committed after the next was read
+    assert (report.added, report.updated, report.unchanged, report.articles) == (75, 1, 1, 75)
+    assert ids_in(tmp_path) == sorted(f"a{i}" for i in range(75))
+    with open_index(tmp_path).searcher() as s:
+        assert s.document(id="a26")["body"] == "changé 26"
+
+
+def test_ctrl_c_while_helpers_write_stops_them_and_keeps_the_last_commit(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from searchkit import segments
+
+    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+
+    def interrupted():
+        for i in range(50):
+            if i == 45:  # batch 2 (a20..a39) is with the helpers, batch 1 committed
+                raise KeyboardInterrupt
+            yield art(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        index_articles(interrupted(), tmp_path, batch_size=20, procs=2)
+    assert multiprocessing.active_children() == []
+    assert ids_in(tmp_path) == sorted(f"a{i}" for i in range(20))
+    report = index_articles([art(i) for i in range(50)], tmp_path, batch_size=20, procs=2)
+    assert (report.added, report.unchanged, report.articles) == (30, 20, 50)
