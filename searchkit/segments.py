@@ -267,9 +267,9 @@ class FastSegmentWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 fmt = field.format
-                positions = getattr(field.analyzer, "positions", None)
-                if isinstance(fmt, FrenchPositions) and positions and isinstance(value, str):
-                    length = self._add_positions(fieldname, fmt.field_boost, positions(value))
+                position_terms = getattr(field.analyzer, "position_terms", None)
+                if isinstance(fmt, FrenchPositions) and position_terms and isinstance(value, str):
+                    length = self._add_terms(fieldname, fmt.field_boost, *position_terms(value))
                 else:
                     add = self.pool.add
                     for tbytes, freq, weight, vbytes in field.index(value):
@@ -286,25 +286,32 @@ class FastSegmentWriter(SegmentWriter):
         if self.docnum % _FREEZE_EVERY == 0:
             _settle()
 
-    def _add_positions(self, fieldname: str, boost: float, positions: dict[str, list[int]]) -> int:
-        """Add one field's terms and positions for the current document; return its length.
+    def _add_terms(self, fieldname: str, boost: float, terms: list[str | None], start: int) -> int:
+        """File one field's words in the pool, the word at ``start + i`` being ``terms[i]``.
 
-        The hot loop of indexing: two appends per posting, the rest at the flush.
+        The hot loop of indexing, once per word: a new term gets its list, a term
+        seen earlier in this document one more position, another document's
+        term the document and a position list. ``None`` is a gap (a dropped word).
+        Returns the field's length.
         """
-        terms = self.pool.positions.get(fieldname)
-        if terms is None:
-            terms = self.pool.positions[fieldname] = {}
+        pool = self.pool.positions.get(fieldname)
+        if pool is None:
+            pool = self.pool.positions[fieldname] = {}
             self.pool.boosts[fieldname] = boost
         docnum = self.docnum
-        get = terms.get
-        for term, poslist in positions.items():
-            postings = get(term)
+        get = pool.get
+        gaps = terms.count(None)
+        for pos, term in enumerate(terms, start):
+            postings = get(term)  # type: ignore[arg-type]
             if postings is None:
-                terms[term] = [docnum, poslist]
+                if term is not None:
+                    pool[term] = [docnum, [pos]]
+            elif postings[-2] == docnum:
+                postings[-1].append(pos)
             else:
                 postings.append(docnum)
-                postings.append(poslist)
-        return sum(map(len, positions.values()))
+                postings.append([pos])
+        return len(terms) - gaps
 
     def add_documents(
         self,

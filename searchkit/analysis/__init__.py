@@ -120,15 +120,7 @@ class FrenchAnalyzer(Analyzer):
         indexing spent more time walking tokens than analysing words. Positions
         are numbered as the fused path numbers them (a test compares the two).
         """
-        entries = self._entries(_words(value))
-        start = 0
-        if self.renumber:  # kept words numbered on from the first one's own position
-            terms: list[str | None] = [e[0] for e in entries if e and not e[1]]
-            if terms:
-                start = next(i for i, e in enumerate(entries) if e and not e[1])
-        else:
-            terms = [e[0] if e and not e[1] else None for e in entries]
-        # One dict operation per word: this loop runs for every word of every article.
+        terms, start = self.position_terms(value)
         out: dict[str, list[int]] = {}
         for pos, term in enumerate(terms, start):
             if term in out:
@@ -136,6 +128,21 @@ class FrenchAnalyzer(Analyzer):
             elif term is not None:
                 out[term] = [pos]
         return out
+
+    def position_terms(self, value: str) -> tuple[list[str | None], int]:
+        """``(terms, start)``: the term at each position from ``start`` on, ``None`` at a gap.
+
+        What :meth:`positions` is made of, for a writer that files each word
+        straight into its postings (one loop over the words, not two). A chain
+        that renumbers (stop words removed) has no gaps: its kept words are
+        numbered on from the first one's own position, as Whoosh's StopFilter does.
+        """
+        entries = self._entries(_words(value))
+        if self.renumber:
+            terms: list[str | None] = [e[0] for e in entries if e and not e[1]]
+            start = next(i for i, e in enumerate(entries) if e and not e[1]) if terms else 0
+            return terms, start
+        return [e[0] if e and not e[1] else None for e in entries], 0
 
     def term_spans(self, value: str, wanted: frozenset[str]) -> Iterator[tuple[int, int, str]]:
         """``(start, end, term)`` of every word of ``value`` whose term is in ``wanted``.
