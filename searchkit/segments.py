@@ -34,7 +34,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from functools import cache, partial
 from hashlib import md5
 from multiprocessing.connection import wait
 from operator import sub
@@ -127,10 +127,27 @@ def encode_positions(poslist: Iterable[int]) -> bytes:
 
 
 def encode_many(poslists: list[list[int]]) -> list[bytes]:
-    """:func:`encode_positions` of each list, in C on little-endian machines (all common ones)."""
-    if _LITTLE_ENDIAN:
-        return list(map(array.tobytes, map(_as_uint32, poslists)))
-    return [encode_positions(p) for p in poslists]
+    """:func:`encode_positions` of each list, most of them looked up rather than built.
+
+    Most postings are one word once: their bytes are taken from a table of the
+    first ``_SINGLE_POSITIONS`` positions, at half the cost of building them.
+    """
+    if not _LITTLE_ENDIAN:
+        return [encode_positions(p) for p in poslists]
+    single = _single_position_bytes()
+    limit = len(single)
+    return [
+        single[p[0]] if len(p) == 1 and p[0] < limit else _as_uint32(p).tobytes()
+        for p in poslists
+    ]
+
+
+_SINGLE_POSITIONS = 65536
+
+
+@cache
+def _single_position_bytes() -> list[bytes]:
+    return [encode_positions([p]) for p in range(_SINGLE_POSITIONS)]
 
 
 def decode_positions(value: bytes) -> list[int]:

@@ -128,6 +128,13 @@ def test_positions_values_round_trip(poslists: list[list[int]]):
     assert fmt.decode_positions(fmt.combine(values)) == combined
 
 
+def test_single_positions_come_from_the_table_and_beyond_it():
+    poslists = [[0], [7], [65535], [65536], [2**32 - 1], [3, 9], []]
+    fmt = segments.FrenchPositions()
+    assert segments.encode_many(poslists) == [fmt.encode(p) for p in poslists]
+    assert [fmt.decode_positions(v) for v in segments.encode_many(poslists)] == poslists
+
+
 words = st.sampled_from(
     ["le", "la", "l’État", "d’Orléans", "Corée", "du", "Nord", "ŒUVRE", "a", "à", "où",
      "gouvernement", "gouvernements", "qu'il", "ALLOCATIONS", "5", "x-y", ",", ".", "…"]
