@@ -299,7 +299,9 @@ def index_articles(
     helpers, each extracting and writing a segment of its own. A batch is held
     in memory with its postings (about 40 KB per article), so ``batch_size``
     bounds memory, whatever the corpus size; the document count is still checked
-    after every commit.
+    after every commit. With helpers, a batch is committed once the next one is
+    read (this process reads while they write): two batches are in memory, and
+    Ctrl-C loses both, the index keeping its last commit.
     """
     report = report or IndexReport()
     skip = tuple(skip_fields)
@@ -320,14 +322,20 @@ def index_articles(
         # The batch being written by helper processes while this one reads the next.
         pending: _Pending | None = None
         try:
-            for article in articles:
+            for n, article in enumerate(articles, 1):
                 fingerprint = article_fingerprint(article, skip, batch.extractor)
-                if existing.get(article.id) == fingerprint and article.id not in batch.articles:
+                if (
+                    existing.get(article.id) == fingerprint
+                    and article.id not in batch.articles
+                    and (pending is None or article.id not in pending.articles)
+                ):  # (a version in the batch being written: decided when it is committed)
                     report.unchanged += 1
                 else:  # a later duplicate in the batch wins
                     batch.articles[article.id] = (article, fingerprint)
                 if on_article:
                     on_article(report)
+                if pending is not None and n % _POLL_EVERY == 0:
+                    pending.writer.poll_adding()
                 if len(batch.articles) >= batch_size:
                     if pending is not None:
                         pending, done = None, pending
@@ -346,8 +354,13 @@ def index_articles(
         except KeyboardInterrupt:
             report.interrupted = True
             raise
+        except Exception:
+            if pending is not None:  # the batch with the helpers is kept, as it would have been
+                pending, done = None, pending
+                _finish_commit(done, existing, report, target, sources)
+            raise
         finally:
-            if pending is not None:  # the index keeps its last commit
+            if pending is not None:  # Ctrl-C: the index keeps its last commit
                 pending.writer.cancel()
             report.seconds = time.perf_counter() - start
             with ix.reader() as reader:
@@ -357,6 +370,8 @@ def index_articles(
     return report
 
 
+# Articles read between two looks at the helpers writing the previous batch.
+_POLL_EVERY = 200
 # With entities, a share this small is still worth a helper process: the model
 # spends about 30 ms on each article, forking a few.
 _MIN_SHARE_WITH_ENTITIES = 20

@@ -46,7 +46,7 @@ def _entity_field() -> fields.FieldType:
 
 
 def _text_field(analyzer: object, stored: bool) -> fields.FieldType:
-    # Positions as Whoosh encodes them, computed per term rather than per token.
+    # Positions per term (not per token), stored as uint32 (segments.FrenchPositions).
     field = fields.TEXT(analyzer=analyzer, stored=stored, multitoken_query="phrase")
     field.format = FrenchPositions(field_boost=field.format.field_boost)
     return field

@@ -137,8 +137,7 @@ def encode_many(poslists: list[list[int]]) -> list[bytes]:
     single = _single_position_bytes()
     limit = len(single)
     return [
-        single[p[0]] if len(p) == 1 and p[0] < limit else _as_uint32(p).tobytes()
-        for p in poslists
+        single[p[0]] if len(p) == 1 and p[0] < limit else _as_uint32(p).tobytes() for p in poslists
     ]
 
 
@@ -255,6 +254,9 @@ class FastSegmentWriter(SegmentWriter):
         # Helper processes at work: receiving end of each one's pipe -> (task, process).
         self._helpers: dict[Any, tuple[int, Any]] = {}
         self._pending: tuple[list[Any], Callable[[int], None] | None] | None = None
+        self._waiting: dict[Any, tuple[int, Any]] = {}  # helpers yet to send their result
+        self._results: dict[int, Any] = {}  # task number -> the segment it wrote
+        self._failure: Any = None  # a helper's error, raised by finish_adding
         self._tiers_in_helpers = False  # see merge_segments
         fields = self.schema.items()
         # Term vectors and spelling words are written by Whoosh's own add_document.
@@ -361,6 +363,7 @@ class FastSegmentWriter(SegmentWriter):
         commit with that policy). With ``wait`` false, a call that started helpers
         returns at once; :meth:`finish_adding`, or the commit, waits for them.
         """
+        self.finish_adding()  # helpers of an earlier call first: one set at a time
         procs = max(1, min(procs, len(items) // max(1, min_share or MIN_SHARE)))
         if procs == 1:
             for n, doc in enumerate(_prepared(items, prepare), 1):
@@ -392,6 +395,7 @@ class FastSegmentWriter(SegmentWriter):
             self._stop_helpers()
             raise
         self._pending = (plan, progress)
+        self._waiting = dict(self._helpers)
         if wait:
             self.finish_adding()
 
@@ -408,36 +412,51 @@ class FastSegmentWriter(SegmentWriter):
         """
         if self._pending is None:
             return
-        plan, progress = self._pending
-        self._pending = None
-        helpers = self._helpers
-        results: dict[int, Any] = {}
+        plan, _progress = self._pending
         try:
-            waiting = dict(helpers)
-            while waiting:
-                for receive in wait(list(waiting)):
-                    k, proc = waiting[receive]
-                    try:
-                        status, result, caches = receive.recv()
-                    except EOFError:
-                        proc.join()
-                        status, result, caches = "error", f"exit code {proc.exitcode}", {}
-                    if status == "progress":
-                        if progress:
-                            progress(result)
-                        continue
-                    if status != "ok":
-                        raise SearchkitError(f"an indexing helper process failed: {result}")
-                    del waiting[receive]
-                    results[k] = result
-                    merge_term_caches(caches)  # the next batch's helpers start warm
-            self._extra_segments.extend(results[k] for k in range(len(helpers)))
+            while self._waiting:
+                self._receive(timeout=None)
+            if self._failure is not None:
+                raise SearchkitError(f"an indexing helper process failed: {self._failure}")
+            self._extra_segments.extend(self._results[k] for k in range(len(self._helpers)))
             self._merged_away.extend(plan)
         except BaseException:  # Ctrl-C or a failed helper: stop the others now
             self._stop_helpers()
             raise
         finally:
             self._stop_helpers(terminate=False)
+
+    def poll_adding(self) -> None:
+        """Take the helpers' messages already sent, without waiting (progress, results).
+
+        The indexer calls it while it reads the next batch: progress stays current,
+        and a helper that is done hands over its segment and exits instead of
+        waiting, blocked on a full pipe, for the next batch to be read.
+        """
+        if self._pending is not None and self._waiting and self._failure is None:
+            self._receive(timeout=0)
+
+    def _receive(self, timeout: float | None) -> None:
+        """Handle the messages of the helpers that have one (waiting up to ``timeout``)."""
+        _plan, progress = self._pending  # type: ignore[misc]
+        for receive in wait(list(self._waiting), timeout):
+            k, proc = self._waiting[receive]
+            try:
+                status, result, caches = receive.recv()
+            except EOFError:
+                proc.join()
+                status, result, caches = "error", f"exit code {proc.exitcode}", {}
+            if status == "progress":
+                if progress:
+                    progress(result)
+                continue
+            del self._waiting[receive]
+            if status != "ok":
+                self._failure = result  # raised by finish_adding, which stops the others
+                self._waiting.clear()
+                return
+            self._results[k] = result
+            merge_term_caches(caches)  # the next batch's helpers start warm
 
     def _stop_helpers(self, terminate: bool = True) -> None:
         for receive, (_, proc) in self._helpers.items():
@@ -447,6 +466,9 @@ class FastSegmentWriter(SegmentWriter):
             proc.join()
         self._helpers = {}
         self._pending = None
+        self._waiting = {}
+        self._results = {}
+        self._failure = None
 
     def commit(self, *args: Any, **kwargs: Any) -> None:
         self.finish_adding()

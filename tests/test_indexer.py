@@ -228,3 +228,65 @@ def test_ctrl_c_while_helpers_write_stops_them_and_keeps_the_last_commit(tmp_pat
     assert ids_in(tmp_path) == sorted(f"a{i}" for i in range(20))
     report = index_articles([art(i) for i in range(50)], tmp_path, batch_size=20, procs=2)
     assert (report.added, report.unchanged, report.articles) == (30, 20, 50)
+
+
+def test_a_later_copy_read_while_helpers_write_the_earlier_one_wins(tmp_path, monkeypatch):
+    from searchkit import segments
+
+    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+    index_articles([art(i) for i in range(40)], tmp_path, batch_size=20, procs=2)
+    # a5 changes in the first batch, then its old version comes again, read while the
+    # helpers write that batch: the last version read is the one indexed.
+    articles = [art(5, body="changé")] + [art(i) for i in range(100, 119)]  # a full batch
+    articles += [art(5)] + [art(i) for i in range(200, 220)]
+    report = index_articles(articles, tmp_path, batch_size=20, procs=2)
+    assert (report.added, report.updated, report.articles) == (39, 2, 79)
+    with open_index(tmp_path).searcher() as s:
+        assert s.document(id="a5")["body"] == "texte 5"
+
+
+def test_a_reader_error_keeps_the_batch_the_helpers_wrote(tmp_path, monkeypatch):
+    from searchkit import segments
+
+    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+
+    def broken():
+        for i in range(30):
+            yield art(i)
+        raise OSError("disque illisible")
+
+    with pytest.raises(OSError, match="illisible"):
+        index_articles(broken(), tmp_path, batch_size=20, procs=2)
+    assert ids_in(tmp_path) == sorted(f"a{i}" for i in range(20))
+
+
+def test_helpers_results_are_taken_while_the_next_batch_is_read(tmp_path, monkeypatch):
+    import multiprocessing
+    import time
+
+    from searchkit import indexer, segments
+
+    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+    monkeypatch.setattr(indexer, "_POLL_EVERY", 1)
+    left_at_finish: list[int] = []
+    real_finish = segments.FastSegmentWriter.finish_adding
+
+    def finish_adding(self):
+        if self._pending is not None:
+            left_at_finish.append(len(self._waiting))
+        return real_finish(self)
+
+    monkeypatch.setattr(segments.FastSegmentWriter, "finish_adding", finish_adding)
+
+    def slow_second_batch():
+        for i in range(40):
+            if i >= 25:  # batch 1 is with the helpers: let them finish first
+                deadline = time.monotonic() + 60
+                while multiprocessing.active_children() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            yield art(i)
+
+    report = index_articles(slow_second_batch(), tmp_path, batch_size=20, procs=2)
+    assert report.articles == 40
+    assert left_at_finish[0] == 0  # both helpers' results were taken while reading
+    assert report.in_batch == 0
