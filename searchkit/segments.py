@@ -64,7 +64,7 @@ MIN_SHARE = 500
 _PROGRESS_EVERY = 50
 # Live documents merged in one commit at most (a merge costs time, not memory).
 MAX_MERGE_DOCS = 1_000_000
-# Documents between two freezes of the garbage collector's objects (see ``_settle``).
+# Documents between two freezes of the garbage collector's objects (see ``_freezes``).
 _FREEZE_EVERY = 500
 
 # (docnums, weights, encoded values) of one term, in document order.
@@ -251,6 +251,14 @@ class FastSegmentWriter(SegmentWriter):
         # Segments merged into this one: (reader, first new docnum, docmap or None).
         self._merged: list[tuple[Any, int, dict[int, int] | None]] = []
         self._merged_away: list[Any] = []  # merged by a helper: left out of the commit
+        # The collector's objects are frozen every _FREEZE_EVERY documents: a segment's
+        # pool holds millions of small lists until the flush, and each full collection
+        # walked all of them, again and again as the pool grew (a tenth of indexing's
+        # time). Frozen objects are left out of collections, not freed; the flush (or
+        # cancel) unfreezes them. Garbage made between two freezes is collected as
+        # usual. Not done if something else in this process froze objects: unfreezing
+        # would undo its freeze.
+        self._freezes = gc.get_freeze_count() == 0
         # Helper processes at work: receiving end of each one's pipe -> (task, process).
         self._helpers: dict[Any, tuple[int, Any]] = {}
         self._pending: tuple[list[Any], Callable[[int], None] | None] | None = None
@@ -302,8 +310,8 @@ class FastSegmentWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
-        if self.docnum % _FREEZE_EVERY == 0:
-            _settle()
+        if self.docnum % _FREEZE_EVERY == 0 and self._freezes:
+            gc.freeze()  # see self._freezes
 
     def _add_terms(self, fieldname: str, boost: float, terms: list[str | None], start: int) -> int:
         """File one field's words in the pool, the word at ``start + i`` being ``terms[i]``.
@@ -491,7 +499,8 @@ class FastSegmentWriter(SegmentWriter):
     def cancel(self) -> None:
         self._stop_helpers()
         self._close_merged()
-        gc.unfreeze()
+        if self._freezes:
+            gc.unfreeze()
         super().cancel()
 
     def _close_merged(self) -> None:
@@ -502,13 +511,15 @@ class FastSegmentWriter(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         lengths = self.per_document_reader()
-        _settle()
+        if self._freezes:
+            gc.freeze()
         try:
             self._write_terms(lengths)
         finally:
             lengths.close()
             self._close_merged()
-            gc.unfreeze()  # what the pool held is garbage now: back to the collector
+            if self._freezes:
+                gc.unfreeze()  # what the pool held is garbage now: back to the collector
         self.fieldwriter.close()
 
     def _write_terms(self, lengths: Any) -> None:
@@ -620,18 +631,6 @@ def _blocks(reader: Any, info: Any, format_: Any) -> Iterator[tuple[Any, Any, An
         if m._lastblock:
             return
         m._goto(m._nextoffset)
-
-
-def _settle() -> None:
-    """Freeze every object alive now: the collector stops walking the pool's lists.
-
-    A segment's pool holds millions of small lists that live until the flush. Each
-    full collection walked all of them, again and again as the pool grew: a tenth
-    of indexing's time. Frozen objects are left out of collections, not freed; the
-    flush (or ``cancel``) unfreezes them once the pool is dropped. Garbage made
-    between two freezes is still collected as usual.
-    """
-    gc.freeze()
 
 
 def _prepared(

@@ -376,3 +376,28 @@ def test_a_large_clean_segment_is_never_merged_alone(monkeypatch):
     assert segments._merge_plan([small], added=False) == []  # alone: nothing gained
     deleted = _Seg(5000, deleted=2000)
     assert segments._merge_plan([deleted], added=False) == [deleted]
+
+
+def test_the_collector_is_frozen_while_writing_and_released_after(tmp_path, monkeypatch):
+    import gc
+
+    monkeypatch.setattr(segments, "_FREEZE_EVERY", 10)
+    docs = [{sc.ID: f"d{i}", sc.BODY: f"mot{i} commun"} for i in range(30)]
+    assert gc.get_freeze_count() == 0
+    ix = whoosh_index.create_in(str(tmp_path), sc.build_schema())
+    writer = segments.FastSegmentWriter(ix)
+    for doc in docs:
+        writer.add_document(**doc)
+    assert gc.get_freeze_count() > 0  # the pool's lists are out of the collector's walks
+    writer.commit()
+    assert gc.get_freeze_count() == 0
+    # Objects someone else froze stay frozen: this writer does not freeze at all then.
+    gc.freeze()
+    try:
+        writer = segments.FastSegmentWriter(whoosh_index.open_dir(str(tmp_path)))
+        for doc in docs:
+            writer.add_document(**{**doc, sc.ID: doc[sc.ID] + "b"})
+        writer.commit()
+        assert gc.get_freeze_count() > 0  # not unfrozen by the writer
+    finally:
+        gc.unfreeze()
