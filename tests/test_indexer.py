@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from whoosh.writing import SegmentWriter
 
-from searchkit import IndexLockedError, IndexVersionError, index_articles, open_index
+from searchkit import IndexLockedError, IndexVersionError, index_articles, open_index, segments
 from searchkit.dates import parse_date_span
 from searchkit.indexer import LOCK_FILE, META_FILE, _exclusive, index_corpus
 from searchkit.model import Article, DateSpan, Entity, Origin
@@ -165,11 +165,14 @@ def test_date_span_fields_round_trip(tmp_path):
         assert doc["date"] == "2019" and s.doc_frequency("year", "2019") == 1
 
 
-def test_helpers_write_a_batch_while_the_next_is_read(tmp_path, monkeypatch):
-    """With helpers, batch k is committed once batch k+1 is read: the same index as in one go."""
-    from searchkit import segments
-
+@pytest.fixture
+def small_shares(monkeypatch):
+    """Shares of five articles are worth a helper: a batch of 20 goes to two processes."""
     monkeypatch.setattr(segments, "MIN_SHARE", 5)
+
+
+def test_helpers_write_a_batch_while_the_next_is_read(tmp_path, monkeypatch, small_shares):
+    """With helpers, batch k is committed once batch k+1 is read: the same index as in one go."""
     started: list[int] = []  # articles read when each batch's helpers started
     committed: list[int] = []  # articles read when each batch was committed
     read = 0
@@ -209,12 +212,8 @@ def test_helpers_write_a_batch_while_the_next_is_read(tmp_path, monkeypatch):
         assert s.document(id="a26")["body"] == "changé 26"
 
 
-def test_ctrl_c_while_helpers_write_stops_them_and_keeps_the_last_commit(tmp_path, monkeypatch):
+def test_ctrl_c_while_helpers_write_stops_them_and_keeps_the_last_commit(tmp_path, small_shares):
     import multiprocessing
-
-    from searchkit import segments
-
-    monkeypatch.setattr(segments, "MIN_SHARE", 5)
 
     def interrupted():
         for i in range(50):
@@ -230,10 +229,7 @@ def test_ctrl_c_while_helpers_write_stops_them_and_keeps_the_last_commit(tmp_pat
     assert (report.added, report.unchanged, report.articles) == (30, 20, 50)
 
 
-def test_a_later_copy_read_while_helpers_write_the_earlier_one_wins(tmp_path, monkeypatch):
-    from searchkit import segments
-
-    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+def test_a_later_copy_read_while_helpers_write_the_earlier_one_wins(tmp_path, small_shares):
     index_articles([art(i) for i in range(40)], tmp_path, batch_size=20, procs=2)
     # a5 changes in the first batch, then its old version comes again, read while the
     # helpers write that batch: the last version read is the one indexed.
@@ -245,10 +241,7 @@ def test_a_later_copy_read_while_helpers_write_the_earlier_one_wins(tmp_path, mo
         assert s.document(id="a5")["body"] == "texte 5"
 
 
-def test_a_reader_error_keeps_the_batch_the_helpers_wrote(tmp_path, monkeypatch):
-    from searchkit import segments
-
-    monkeypatch.setattr(segments, "MIN_SHARE", 5)
+def test_a_reader_error_keeps_the_batch_the_helpers_wrote(tmp_path, small_shares):
 
     def broken():
         for i in range(30):
@@ -260,13 +253,14 @@ def test_a_reader_error_keeps_the_batch_the_helpers_wrote(tmp_path, monkeypatch)
     assert ids_in(tmp_path) == sorted(f"a{i}" for i in range(20))
 
 
-def test_helpers_results_are_taken_while_the_next_batch_is_read(tmp_path, monkeypatch):
+def test_helpers_results_are_taken_while_the_next_batch_is_read(
+    tmp_path, monkeypatch, small_shares
+):
     import multiprocessing
     import time
 
-    from searchkit import indexer, segments
+    from searchkit import indexer
 
-    monkeypatch.setattr(segments, "MIN_SHARE", 5)
     monkeypatch.setattr(indexer, "_POLL_EVERY", 1)
     left_at_finish: list[int] = []
     real_finish = segments.FastSegmentWriter.finish_adding
