@@ -321,6 +321,13 @@ def index_articles(
         batch = _Batch(skip, entity_model, procs, report, on_article)
         # The batch being written by helper processes while this one reads the next.
         pending: _Pending | None = None
+
+        def finish_pending() -> None:
+            nonlocal pending
+            if pending is not None:
+                done, pending = pending, None
+                _finish_commit(done, existing, report, target, sources)
+
         try:
             for n, article in enumerate(articles, 1):
                 fingerprint = article_fingerprint(article, skip, batch.extractor)
@@ -337,27 +344,18 @@ def index_articles(
                 if pending is not None and n % _POLL_EVERY == 0:
                     pending.writer.poll_adding()
                 if len(batch.articles) >= batch_size:
-                    if pending is not None:
-                        pending, done = None, pending
-                        _finish_commit(done, existing, report, target, sources)
+                    finish_pending()
                     pending = _start_commit(ix, batch, existing, report)
                     if pending is not None and not pending.writer.adding:
-                        pending, done = None, pending  # written here: commit it now
-                        _finish_commit(done, existing, report, target, sources)
-            if pending is not None:
-                pending, done = None, pending
-                _finish_commit(done, existing, report, target, sources)
+                        finish_pending()  # written in this process: commit it now
+            finish_pending()
             pending = _start_commit(ix, batch, existing, report)
-            if pending is not None:
-                pending, done = None, pending
-                _finish_commit(done, existing, report, target, sources)
+            finish_pending()
         except KeyboardInterrupt:
             report.interrupted = True
             raise
         except Exception:
-            if pending is not None:  # the batch with the helpers is kept, as it would have been
-                pending, done = None, pending
-                _finish_commit(done, existing, report, target, sources)
+            finish_pending()  # the batch with the helpers is kept, as it would have been
             raise
         finally:
             if pending is not None:  # Ctrl-C: the index keeps its last commit
