@@ -9,10 +9,10 @@ are fine; the route to them is slow. Here the same files are written another way
 - :class:`FrenchPositions` turns a field's text into per-term positions with the
   analyzer's :meth:`~searchkit.analysis.FrenchAnalyzer.positions`, not a token
   object per word, and stores them as plain 32-bit integers, not pickled gaps.
-- :class:`FastSegmentWriter` keeps a segment's postings grouped by term in memory
-  (:class:`TermPool`) as documents arrive, so nothing is sorted but the terms,
-  and :class:`_TermWriter` writes each term's blocks and row as Whoosh's codec
-  would, without its per-posting calls.
+- :class:`FastSegmentWriter` keeps a segment's words in memory as arrays of term
+  numbers (:class:`TermPool`), sorted into postings in a few array calls at the
+  flush, and :class:`_TermWriter` writes each term's blocks and row as Whoosh's
+  codec would, without its per-posting calls.
 
 What is on disk is Whoosh's codec: the same terms, postings, weights, lengths and
 term statistics, in its files and blocks (``tests/test_segments.py`` compares the two
@@ -34,13 +34,14 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cache, partial
+from functools import partial
 from hashlib import md5
 from multiprocessing.connection import wait
 from operator import sub
 from pickle import dumps
 from typing import Any
 
+import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.formats import Positions
@@ -77,8 +78,8 @@ class FrenchPositions(Positions):
     A posting's value is its positions as little-endian 32-bit integers, nothing
     else: the count is the length. Whoosh's own encoding (a count, then pickled
     gaps) cost a pickle per posting when writing and an unpickling per posting
-    when checking a phrase; these bytes come from ``array`` in C, many postings in
-    one call (:func:`encode_many`), and read back the same way. Every Whoosh reader
+    when checking a phrase; these bytes are slices of one array of a segment's
+    positions (:class:`TermPool`), and read back with ``array`` in C. Every Whoosh reader
     decodes values through the field's format, so this class is all it takes:
     Whoosh's phrase queries, matchers and merges work unchanged.
 
@@ -126,29 +127,6 @@ def encode_positions(poslist: Iterable[int]) -> bytes:
     return values.tobytes()
 
 
-def encode_many(poslists: list[list[int]]) -> list[bytes]:
-    """:func:`encode_positions` of each list, most of them looked up rather than built.
-
-    Most postings are one word once: their bytes are taken from a table of the
-    first ``_SINGLE_POSITIONS`` positions, at half the cost of building them.
-    """
-    if not _LITTLE_ENDIAN:
-        return [encode_positions(p) for p in poslists]
-    single = _single_position_bytes()
-    limit = len(single)
-    return [
-        single[p[0]] if len(p) == 1 and p[0] < limit else _as_uint32(p).tobytes() for p in poslists
-    ]
-
-
-_SINGLE_POSITIONS = 65536
-
-
-@cache
-def _single_position_bytes() -> list[bytes]:
-    return [encode_positions([p]) for p in range(_SINGLE_POSITIONS)]
-
-
 def decode_positions(value: bytes) -> list[int]:
     """The positions of one :class:`FrenchPositions` value."""
     values = _as_uint32()
@@ -158,25 +136,102 @@ def decode_positions(value: bytes) -> list[int]:
     return values.tolist()
 
 
+class _Vocabulary(dict):  # type: ignore[type-arg]
+    """Term -> number, numbering a new term on first lookup (``None``, a gap, is -1).
+
+    A ``dict`` subclass so that ``map(vocabulary.__getitem__, words)`` runs in C
+    and only a new term calls back into Python.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({None: -1})
+        self.names: list[str] = []
+
+    def __missing__(self, term: str) -> int:
+        number = self[term] = len(self.names)
+        self.names.append(term)
+        return number
+
+
+class _FieldWords:
+    """One field's words in one segment: per document, its term numbers in order."""
+
+    __slots__ = ("boost", "vocabulary", "numbers", "docnums", "starts")
+
+    def __init__(self, boost: float) -> None:
+        self.boost = boost
+        self.vocabulary = _Vocabulary()
+        self.numbers: list[np.ndarray] = []  # per document: the term number of each word
+        self.docnums: list[int] = []
+        self.starts: list[int] = []  # the position of each document's first word
+
+    def add(self, docnum: int, terms: list[str | None], start: int) -> None:
+        self.numbers.append(
+            np.fromiter(map(self.vocabulary.__getitem__, terms), np.int32, len(terms))
+        )
+        self.docnums.append(docnum)
+        self.starts.append(start)
+
+    def postings(self) -> Iterator[tuple[bytes, _Postings]]:
+        """Each term in order with its postings: the words sorted by term, in a few array calls.
+
+        A stable sort by term keeps each term's words in document and position
+        order; a posting starts where the term or the document changes.
+        """
+        names = self.vocabulary.names
+        if not names:
+            return
+        lengths = np.fromiter(map(len, self.numbers), np.int64, len(self.numbers))
+        numbers = np.concatenate(self.numbers)
+        docs = np.repeat(np.asarray(self.docnums, dtype=np.int64), lengths)
+        firsts = np.cumsum(lengths) - lengths
+        positions = np.arange(len(numbers), dtype=np.int64) + np.repeat(
+            np.asarray(self.starts, dtype=np.int64) - firsts, lengths
+        )
+        kept = numbers >= 0
+        if not kept.all():
+            numbers, docs, positions = numbers[kept], docs[kept], positions[kept]
+        order = sorted(range(len(names)), key=names.__getitem__)  # str order: UTF-8 order
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        ranks = rank[numbers]
+        by_term = np.argsort(ranks, kind="stable")
+        ranks, docs, positions = ranks[by_term], docs[by_term], positions[by_term]
+        new = np.ones(len(ranks), dtype=bool)
+        new[1:] = (ranks[1:] != ranks[:-1]) | (docs[1:] != docs[:-1])
+        firsts = np.flatnonzero(new)  # of each posting, in the word arrays
+        ends = np.append(firsts[1:], len(ranks))
+        frequencies = (ends - firsts).tolist()
+        raw = positions.astype("<u4").tobytes()
+        values = list(map(raw.__getitem__, map(slice, (firsts * 4).tolist(), (ends * 4).tolist())))
+        doclist = docs[firsts].tolist()
+        weights: list[Any] = frequencies
+        if self.boost != 1.0:
+            weights = [w * self.boost for w in weights]
+        posting_ranks = ranks[firsts]
+        starts = np.flatnonzero(np.diff(posting_ranks, prepend=-1))  # of each term, in postings
+        term_ranks = posting_ranks[starts].tolist()
+        bounds = [*starts.tolist(), len(doclist)]
+        for r, lo, hi in zip(term_ranks, bounds, bounds[1:], strict=False):
+            yield names[order[r]].encode("utf-8"), (doclist[lo:hi], weights[lo:hi], values[lo:hi])
+
+
 class TermPool:
     """One segment's postings grouped by field and term, in memory.
 
     Stands in for Whoosh's ``PostingPool``. Fields in :class:`FrenchPositions`
-    (the text fields) are kept the cheapest way to add to: per term, a flat list
-    alternating document number and the term's positions in that document, with
-    nothing computed per posting until the flush, where :meth:`items` turns a
-    term's list into weights and values a few C calls at a time. Other postings
-    come through :meth:`add` as Whoosh's ``(fieldname, termbytes, docnum, weight,
-    valuebytes)`` items. Documents arrive in increasing number, so each term's
-    postings are already in order and only the terms are sorted at the end.
-    Memory grows with the segment: the indexer bounds it with its batch size.
+    (the text fields) are kept the cheapest way to add to and to hold: per
+    document, an array of its words' term numbers (:class:`_FieldWords`), turned
+    into postings at the flush by sorting all the field's words at once. Other
+    postings come through :meth:`add` as Whoosh's ``(fieldname, termbytes,
+    docnum, weight, valuebytes)`` items. Documents arrive in increasing number, so
+    each term's postings come out in order. Memory grows with the segment (a few
+    bytes per word): the indexer bounds it with its batch size.
     """
 
     def __init__(self) -> None:
         self.fields: dict[str, dict[bytes, _Postings]] = {}
-        # fieldname -> term -> [docnum, positions, docnum, positions, ...]
-        self.positions: dict[str, dict[str, list[Any]]] = {}
-        self.boosts: dict[str, float] = {}
+        self.words: dict[str, _FieldWords] = {}
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, tbytes, docnum, weight, vbytes = item
@@ -192,20 +247,28 @@ class TermPool:
         if vbytes:
             postings[2].append(vbytes)
 
+    def add_words(
+        self, fieldname: str, boost: float, docnum: int, terms: list[str | None], start: int
+    ) -> None:
+        """One document's words in one field: ``terms[i]`` at position ``start + i``, None a gap."""
+        words = self.words.get(fieldname)
+        if words is None:
+            words = self.words[fieldname] = _FieldWords(boost)
+        words.add(docnum, terms, start)
+
     def fieldnames(self) -> set[str]:
-        return set(self.fields) | set(self.positions)
+        return set(self.fields) | set(self.words)
 
     def items(self, fieldname: str) -> Iterator[tuple[bytes, _Postings]]:
         """The field's terms in order, each with its postings."""
         plain = self.fields.get(fieldname, {})
-        by_term = self.positions.get(fieldname, {})
-        boost = self.boosts.get(fieldname, 1.0)
-        if not plain:  # str order is the UTF-8 bytes' order
-            for term in sorted(by_term):
-                yield term.encode("utf-8"), _from_positions(by_term[term], boost)
+        words = self.words.get(fieldname)
+        by_words = words.postings() if words is not None else iter(())
+        if not plain:
+            yield from by_words
             return
         # Some documents took Whoosh's route (boosts): both kinds, merged by document.
-        converted = {t.encode("utf-8"): _from_positions(v, boost) for t, v in by_term.items()}
+        converted = dict(by_words)
         for tbytes in sorted(plain.keys() | converted.keys()):
             lists = [x for x in (plain.get(tbytes), converted.get(tbytes)) if x]
             if len(lists) == 1:
@@ -220,16 +283,7 @@ class TermPool:
 
     def cleanup(self) -> None:
         self.fields.clear()
-        self.positions.clear()
-
-
-def _from_positions(pairs: list[Any], boost: float) -> _Postings:
-    """A :class:`TermPool` positions list as (document numbers, weights, values)."""
-    poslists = pairs[1::2]
-    weights: list[Any] = list(map(len, poslists))  # term frequencies
-    if boost != 1.0:
-        weights = [w * boost for w in weights]
-    return pairs[0::2], weights, encode_many(poslists)
+        self.words.clear()
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -316,29 +370,10 @@ class FastSegmentWriter(SegmentWriter):
     def _add_terms(self, fieldname: str, boost: float, terms: list[str | None], start: int) -> int:
         """File one field's words in the pool, the word at ``start + i`` being ``terms[i]``.
 
-        The hot loop of indexing, once per word: a new term gets its list, a term
-        seen earlier in this document one more position, another document's
-        term the document and a position list. ``None`` is a gap (a dropped word).
-        Returns the field's length.
+        ``None`` is a gap (a dropped word). Returns the field's length.
         """
-        pool = self.pool.positions.get(fieldname)
-        if pool is None:
-            pool = self.pool.positions[fieldname] = {}
-            self.pool.boosts[fieldname] = boost
-        docnum = self.docnum
-        get = pool.get
-        gaps = terms.count(None)
-        for pos, term in enumerate(terms, start):
-            postings = get(term)  # type: ignore[arg-type]
-            if postings is None:
-                if term is not None:
-                    pool[term] = [docnum, [pos]]
-            elif postings[-2] == docnum:
-                postings[-1].append(pos)
-            else:
-                postings.append(docnum)
-                postings.append([pos])
-        return len(terms) - gaps
+        self.pool.add_words(fieldname, boost, self.docnum, terms, start)
+        return len(terms) - terms.count(None)
 
     def add_documents(
         self,

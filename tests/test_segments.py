@@ -118,8 +118,7 @@ def test_documents_through_whoosh_route_mix_with_the_pool(tmp_path):
 @given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=6), max_size=5))
 def test_positions_values_round_trip(poslists: list[list[int]]):
     fmt = segments.FrenchPositions()
-    values = segments.encode_many(poslists)
-    assert values == [fmt.encode(p) for p in poslists]
+    values = [fmt.encode(p) for p in poslists]
     for poslist, value in zip(poslists, values, strict=True):
         assert fmt.decode_positions(value) == poslist
         assert fmt.decode_frequency(value) == len(poslist)
@@ -128,11 +127,40 @@ def test_positions_values_round_trip(poslists: list[list[int]]):
     assert fmt.decode_positions(fmt.combine(values)) == combined
 
 
-def test_single_positions_come_from_the_table_and_beyond_it():
-    poslists = [[0], [7], [65535], [65536], [2**32 - 1], [3, 9], []]
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["b", "a", "é", "ab", "z", "œ", None]), max_size=12),
+            st.integers(0, 3),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([1.0, 2.5]),
+)
+def test_field_words_give_each_terms_postings_in_order(
+    docs: list[tuple[list[str | None], int]], boost: float
+):
+    # Reference: the postings written out the obvious way, a dict of positions per document.
+    expected: dict[bytes, tuple[list[int], list[float], list[list[int]]]] = {}
+    words = segments.TermPool()
+    for docnum, (terms, start) in enumerate(docs):
+        words.add_words("body", boost, docnum * 2, terms, start)  # gaps between docnums too
+        per_term: dict[str, list[int]] = {}
+        for pos, term in enumerate(terms, start):
+            if term is not None:
+                per_term.setdefault(term, []).append(pos)
+        for term, poslist in per_term.items():
+            ids, weights, values = expected.setdefault(term.encode(), ([], [], []))
+            ids.append(docnum * 2)
+            weights.append(len(poslist) * boost)
+            values.append(poslist)
     fmt = segments.FrenchPositions()
-    assert segments.encode_many(poslists) == [fmt.encode(p) for p in poslists]
-    assert [fmt.decode_positions(v) for v in segments.encode_many(poslists)] == poslists
+    got = [
+        (term, (ids, weights, [fmt.decode_positions(v) for v in values]))
+        for term, (ids, weights, values) in words.items("body")
+    ]
+    assert got == sorted(expected.items())
 
 
 words = st.sampled_from(
