@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cache
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, islice
 from typing import Any
 
 from whoosh.analysis import Analyzer, CompositeAnalyzer, RegexTokenizer, StopFilter, Token
@@ -50,8 +50,31 @@ ANALYSIS_VERSION = "2"
 _Entry = tuple[str, bool] | None
 # Cleared, not evicted, past this size: keeps the hot path to one dict lookup.
 _CACHE_LIMIT = 300_000
-_TERM_CACHES: dict[str, dict[str, _Entry]] = {}
-_MISSING = object()  # not yet in the cache (None is a cached answer: the word is dropped)
+
+
+class _TermCache(dict):  # type: ignore[type-arg]
+    """One chain's cache: surface word -> entry, a missing word analysed by ``miss``.
+
+    A ``dict`` subclass so that ``map(cache.__getitem__, words)`` looks a whole
+    text up in C and only a new word calls back into Python (``__missing__``).
+    """
+
+    __slots__ = ("miss",)
+
+    def __missing__(self, surface: str) -> _Entry:
+        return self.miss(surface)  # type: ignore[no-any-return]
+
+
+_TERM_CACHES: dict[str, _TermCache] = {}
+
+
+def _cache_of(name: str) -> _TermCache:
+    cache = _TERM_CACHES.get(name)
+    if cache is None:
+        cache = _TERM_CACHES[name] = _TermCache()
+    return cache
+
+
 # Per chain name: its filters as one-word functions (``_word_steps``), built once.
 _WORD_STEPS: dict[str, list[tuple[Callable[[str], Any], bool]] | None] = {}
 
@@ -163,21 +186,17 @@ class FrenchAnalyzer(Analyzer):
     def _entries(self, surfaces: list[str]) -> list[_Entry]:
         """The cached entry of each surface word, computing the missing ones.
 
-        The lookups run in C (``map`` over ``dict.get``): a Python loop per word
-        cost as much as the tokenizer.
+        The lookups run in C (``map`` over the cache's ``__getitem__``): a Python
+        loop per word cost as much as the tokenizer, and so did walking a text's
+        entries again to find its new words (most texts have one, early in a run).
         """
-        cache = _TERM_CACHES.setdefault(self.name, {})
-        entries = list(map(cache.get, surfaces, repeat(_MISSING)))
-        if _MISSING in entries:
-            for i, entry in enumerate(entries):
-                if entry is _MISSING:  # looked up again: the word may be new twice in this text
-                    found = cache.get(surfaces[i], _MISSING)
-                    entries[i] = self._entry(surfaces[i]) if found is _MISSING else found
-        return entries  # type: ignore[return-value]
+        cache = _cache_of(self.name)
+        cache.miss = self._entry
+        return list(map(cache.__getitem__, surfaces))
 
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
         """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""
-        terms = _TERM_CACHES.setdefault(self.name, {})
+        terms = _cache_of(self.name)
         entry_of = self._entry
         renumber = self.renumber and t.positions
         positions, chars, removestops = t.positions, t.chars, t.removestops
@@ -234,7 +253,7 @@ class FrenchAnalyzer(Analyzer):
         return self._remember(surface, out[0] if out else None)
 
     def _remember(self, surface: str, entry: _Entry) -> _Entry:
-        terms = _TERM_CACHES.setdefault(self.name, {})
+        terms = _cache_of(self.name)
         if len(terms) > _CACHE_LIMIT:
             _clear(self.name)
         terms[surface] = entry
@@ -302,7 +321,7 @@ CacheMark = dict[str, tuple[int, int]]
 
 
 def _clear(name: str) -> None:
-    _TERM_CACHES.setdefault(name, {}).clear()
+    _cache_of(name).clear()
     _CLEARS[name] = _CLEARS.get(name, 0) + 1
 
 
@@ -322,24 +341,24 @@ def term_caches(since: CacheMark | None = None) -> dict[str, dict[str, _Entry]]:
     so the new entries are the last ones, unless the cache was cleared meanwhile.
     """
     if since is None:
-        return _TERM_CACHES
+        return {name: dict(entries) for name, entries in _TERM_CACHES.items()}
     out: dict[str, dict[str, _Entry]] = {}
     for name, entries in _TERM_CACHES.items():
         clears, size = since.get(name, (-1, 0))
         if clears == _CLEARS.get(name, 0):
             out[name] = dict(islice(entries.items(), size, None))
         else:
-            out[name] = entries
+            out[name] = dict(entries)
     return out
 
 
 def merge_term_caches(caches: dict[str, dict[str, _Entry]]) -> None:
     """Add entries computed elsewhere (same chains, same code) to this process's caches."""
     for name, entries in caches.items():
-        mine = _TERM_CACHES.setdefault(name, {})
+        mine = _cache_of(name)
         if len(mine) + len(entries) > _CACHE_LIMIT:
             _clear(name)
-        _TERM_CACHES[name].update(entries)
+        mine.update(entries)
 
 
 def text_analyzer() -> FrenchAnalyzer:
