@@ -840,6 +840,7 @@ class _TermWriter:
         self.inline_rows = (
             type(self.table) is OrderedHashWriter and self.table.hashfn is md5_hash
         )  # else rows go through the table's own add
+        self.table_offset = self.table.dbfile.tell() if self.inline_rows else 0
         self.prefix = pack_ushort(fieldwriter._fieldid)
         self.limit = postwriter._blocklimit
         self.compression = COMPRESS_LEVEL if postwriter._compression else 0
@@ -898,10 +899,11 @@ class _TermWriter:
             return
         if key <= table.lastkey:
             raise ValueError(f"terms must increase: {table.lastkey!r}..{key!r}")
-        dbfile = table.dbfile
-        pos = dbfile.tell()
+        pos = self.table_offset
         table.index.append(pos)
-        dbfile.write(_ROW_LENGTHS.pack(len(key), len(value)) + key + value)
+        row = _ROW_LENGTHS.pack(len(key), len(value)) + key + value
+        table.dbfile.write(row)
+        self.table_offset += len(row)
         h = int.from_bytes(md5(key).digest()[-4:], "big")  # md5_hash, without the hex string
         table.buckets[h & 255].append((h, pos))
         table.lastkey = key
