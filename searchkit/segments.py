@@ -34,7 +34,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from functools import cache, partial
 from hashlib import md5
 from multiprocessing.connection import wait
 from operator import sub
@@ -127,6 +127,15 @@ def encode_positions(poslist: Iterable[int]) -> bytes:
     return values.tobytes()
 
 
+_SINGLE_POSITIONS = 65536
+
+
+@cache
+def _single_position_bytes() -> list[bytes]:
+    """The value of a posting with one position, for each of the first ``_SINGLE_POSITIONS``."""
+    return [encode_positions([p]) for p in range(_SINGLE_POSITIONS)]
+
+
 def decode_positions(value: bytes) -> list[int]:
     """The positions of one :class:`FrenchPositions` value."""
     values = _as_uint32()
@@ -192,8 +201,8 @@ class _FieldWords:
         if not kept.all():
             numbers, docs, positions = numbers[kept], docs[kept], positions[kept]
         order = sorted(range(len(names)), key=names.__getitem__)  # str order: UTF-8 order
-        rank = np.empty(len(names), dtype=np.int64)
-        rank[order] = np.arange(len(names))
+        rank = np.empty(len(names), dtype=np.int32)  # int32: a third faster to sort than int64
+        rank[order] = np.arange(len(names), dtype=np.int32)
         ranks = rank[numbers]
         by_term = np.argsort(ranks, kind="stable")
         ranks, docs, positions = ranks[by_term], docs[by_term], positions[by_term]
@@ -201,9 +210,23 @@ class _FieldWords:
         new[1:] = (ranks[1:] != ranks[:-1]) | (docs[1:] != docs[:-1])
         firsts = np.flatnonzero(new)  # of each posting, in the word arrays
         ends = np.append(firsts[1:], len(ranks))
-        frequencies = (ends - firsts).tolist()
+        counts = ends - firsts
+        frequencies = counts.tolist()
+        # A posting's value: its positions' bytes. Most postings are one word once, and
+        # theirs come from a table (twice as fast as slicing, and the same bytes
+        # object each time, which the block's pickle then writes once); the others
+        # are slices of all the positions' bytes.
+        first_positions = positions[firsts]
+        simple = (counts == 1) & (first_positions < _SINGLE_POSITIONS)
+        values = list(
+            map(_single_position_bytes().__getitem__, (first_positions * simple).tolist())
+        )
         raw = positions.astype("<u4").tobytes()
-        values = list(map(raw.__getitem__, map(slice, (firsts * 4).tolist(), (ends * 4).tolist())))
+        others = np.flatnonzero(~simple)
+        for i, lo, hi in zip(
+            others.tolist(), (firsts[others] * 4).tolist(), (ends[others] * 4).tolist(), strict=True
+        ):
+            values[i] = raw[lo:hi]
         doclist = docs[firsts].tolist()
         weights: list[Any] = frequencies
         if self.boost != 1.0:
