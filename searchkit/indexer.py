@@ -479,12 +479,19 @@ def _start_commit(
             progress=batch.written,
             merge=True,  # a merge due now runs beside the helpers
             wait=False,  # the next batch is read while the helpers write this one
+            size=_text_size,
         )
     except BaseException:
         writer.cancel()  # the index keeps its last commit; files of this batch are dropped
         report.in_batch = 0
         raise
     return _Pending(ix, writer, articles, before, added, updated)
+
+
+def _text_size(item: tuple[Article, str]) -> int:
+    """What writing an article costs, about: its text's length (for helpers' shares)."""
+    article = item[0]
+    return len(article.body) + len(article.title) + len(article.lead)
 
 
 def _finish_commit(

@@ -14,7 +14,7 @@ from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from searchkit import SearchkitError, index_articles, open_index, search, segments
+from searchkit import SearchkitError, index_articles, indexer, open_index, search, segments
 from searchkit import schema as sc
 from searchkit.analysis import exact_analyzer, text_analyzer
 from searchkit.indexer import article_document
@@ -307,6 +307,8 @@ def test_a_helper_merges_beside_the_writers_and_drops_deleted_versions(tmp_path,
     monkeypatch.setattr(segments, "MIN_SHARE", 10)
     monkeypatch.setattr(segments, "SMALL_SEGMENT", 5)
     monkeypatch.setattr(segments, "MERGE_FACTOR", 3)
+    # Shares by count (not by text: a1 is shorter than a10), so a0–a19 make one segment.
+    monkeypatch.setattr(indexer, "_text_size", lambda item: 1)
     index_articles(many_articles(40), tmp_path, procs=2)
     index_articles(many_articles(40, start=40), tmp_path, procs=2)
     ix = open_index(tmp_path)
@@ -429,3 +431,24 @@ def test_the_collector_is_frozen_while_writing_and_released_after(tmp_path, monk
         assert gc.get_freeze_count() > 0  # not unfrozen by the writer
     finally:
         gc.unfreeze()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5000), min_size=2, max_size=60), st.integers(2, 4))
+def test_shares_are_balanced_by_size_and_never_empty(sizes: list[int], procs: int):
+    procs = min(procs, len(sizes))
+    cuts = segments._cuts(sizes, procs, size=lambda x: x)
+    assert cuts[0] == 0 and cuts[-1] == len(sizes) and len(cuts) == procs + 1
+    assert all(a < b for a, b in zip(cuts, cuts[1:], strict=False))  # no empty share
+    weights = [max(1, x) for x in sizes]
+    total, biggest = sum(weights), max(weights)
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        # A share is over its fair part by less than one item (unless it is one item).
+        assert b - a == 1 or sum(weights[a:b]) <= total / procs + biggest
+    assert segments._cuts(sizes, procs, None) == [len(sizes) * k // procs for k in range(procs + 1)]
+
+
+def test_shares_by_size_follow_the_text_not_the_count():
+    sizes = [100] * 10 + [1] * 90  # the long articles first, as a batch may have them
+    assert segments._cuts(sizes, 2, size=lambda x: x) == [0, 6, 100]
+    assert segments._cuts(sizes, 2, None) == [0, 50, 100]
