@@ -296,9 +296,12 @@ def index_articles(
     ``entities.load_model``), the entities of each new or changed article are
     extracted as its batch is written; unchanged articles are recognised first
     and cost no extraction. ``procs`` > 1 splits each batch between forked
-    helpers, each extracting and writing a segment of its own. A batch is held
-    in memory with its postings (about 40 KB per article), so ``batch_size``
-    bounds memory, whatever the corpus size; the document count is still checked
+    helpers, each extracting and writing a segment of its own, a share of about
+    the same length of text each. A batch is held in memory (its articles here;
+    in a helper, each word of its share as a term number until the segment's
+    postings are written), so ``batch_size`` bounds memory, whatever the corpus
+    size (the process tree peaks near 0.9 GB at 33,688 articles with the
+    default and two helpers); the document count is still checked
     after every commit. With helpers, a batch is committed once the next one is
     read (this process reads while they write): two batches are in memory, and
     Ctrl-C loses both, the index keeping its last commit.
