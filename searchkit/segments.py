@@ -194,6 +194,7 @@ class _FieldWords:
             return
         lengths = np.fromiter(map(len, self.numbers), np.int64, len(self.numbers))
         numbers = np.concatenate(self.numbers)
+        self.numbers.clear()  # the per-document arrays are in ``numbers`` now: freed
         docs = np.repeat(np.asarray(self.docnums, dtype=np.int64), lengths)
         firsts = np.cumsum(lengths) - lengths
         positions = np.arange(len(numbers), dtype=np.int64) + np.repeat(
@@ -230,10 +231,12 @@ class _FieldWords:
         ):
             values[i] = raw[lo:hi]
         doclist = docs[firsts].tolist()
+        posting_ranks = ranks[firsts]
+        # The word arrays are not needed to write the terms: freed before, not after.
+        del numbers, ranks, by_term, docs, positions, kept, new, raw, others, simple
         weights: list[Any] = frequencies
         if self.boost != 1.0:
             weights = [w * self.boost for w in weights]
-        posting_ranks = ranks[firsts]
         starts = np.flatnonzero(np.diff(posting_ranks, prepend=-1))  # of each term, in postings
         term_ranks = posting_ranks[starts].tolist()
         bounds = [*starts.tolist(), len(doclist)]
@@ -242,7 +245,7 @@ class _FieldWords:
 
 
 class TermPool:
-    """One segment's postings grouped by field and term, in memory.
+    """One segment's postings in memory, by field: words as term numbers, or Whoosh's postings.
 
     Stands in for Whoosh's ``PostingPool``. Fields in :class:`FrenchPositions`
     (the text fields) are kept the cheapest way to add to and to hold: per
@@ -330,13 +333,15 @@ class FastSegmentWriter(SegmentWriter):
         # Segments merged into this one: (reader, first new docnum, docmap or None).
         self._merged: list[tuple[Any, int, dict[int, int] | None]] = []
         self._merged_away: list[Any] = []  # merged by a helper: left out of the commit
-        # The collector's objects are frozen every _FREEZE_EVERY documents: a segment's
-        # pool holds millions of small lists until the flush, and each full collection
-        # walked all of them, again and again as the pool grew (a tenth of indexing's
-        # time). Frozen objects are left out of collections, not freed; the flush (or
-        # cancel) unfreezes them. Garbage made between two freezes is collected as
-        # usual. Not done if something else in this process froze objects: unfreezing
-        # would undo its freeze.
+        # The collector's objects are frozen every _FREEZE_EVERY documents: a writer's
+        # process holds hundreds of thousands of long-lived objects (the batch's
+        # articles, the analysis caches), and each full collection walked all of them,
+        # again and again as they grew (a tenth of indexing's time, when the pool was
+        # still lists per term; not measured again since it became arrays, which the
+        # collector does not track). Frozen objects are left out of collections, not
+        # freed; the flush (or cancel) unfreezes them. Garbage made between two freezes
+        # is collected as usual. Not done if something else in this process froze
+        # objects: unfreezing would undo its freeze.
         self._freezes = gc.get_freeze_count() == 0
         # Helper processes at work: receiving end of each one's pipe -> (task, process).
         self._helpers: dict[Any, tuple[int, Any]] = {}
@@ -353,7 +358,8 @@ class FastSegmentWriter(SegmentWriter):
         """Whoosh's ``add_document``, text fields' postings put straight in the pool.
 
         Per posting, Whoosh's route builds three tuples across two generators; this
-        one appends to the term's lists. Documents with boosts or custom stored
+        one turns each text field's words into one array of term numbers
+        (:class:`TermPool`). Documents with boosts or custom stored
         values (``_``-prefixed keys), or schemas with vectors, take Whoosh's route.
         """
         if not self._plain_schema or any(name[0] == "_" for name in fields):
