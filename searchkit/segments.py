@@ -453,6 +453,7 @@ class FastSegmentWriter(SegmentWriter):
         # Every share goes to a helper and this process writes none: its own segment
         # would only be written at commit time, after waiting for the helpers.
         ctx = multiprocessing.get_context("fork")
+        _single_position_bytes()  # built once here, not by every helper at every flush
         cut = _cuts(items, procs, size)
         plan = _merge_plan(self.segments, added=False) if merge else []
         self._tiers_in_helpers = merge

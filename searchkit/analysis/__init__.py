@@ -197,7 +197,8 @@ class FrenchAnalyzer(Analyzer):
     def _fused(self, value: str, t: Token, start_pos: int, start_char: int) -> Iterator[Token]:
         """The fast path: regex matches, one cache lookup each, StopFilter's renumbering."""
         terms = _cache_of(self.name)
-        entry_of = self._entry
+        terms.miss = self._entry
+        lookup = terms.__getitem__  # a new word is analysed by the cache (see _entries)
         renumber = self.renumber and t.positions
         positions, chars, removestops = t.positions, t.chars, t.removestops
         kept = None  # position given to the last kept token, as StopFilter counts it
@@ -206,9 +207,7 @@ class FrenchAnalyzer(Analyzer):
         source = TOKEN_PATTERN.finditer(value) if chars else TOKEN_PATTERN.findall(value)
         for pos, match in enumerate(source, start_pos):
             surface = match.group() if chars else match
-            entry = terms.get(surface, False)
-            if entry is False:
-                entry = entry_of(surface)
+            entry = lookup(surface)
             if entry is None:
                 continue
             t.text, t.stopped = entry
