@@ -21,7 +21,7 @@ Systems:
   query text as a user would type it; index built with ``index_corpus(entities=False)``
   (``skip_fields`` as above). ``default`` is the engine as it ships; ``--variants``
   adds ablations of its ranking choices (``VARIANTS``: other field weights, no
-  proximity bonus, Lucene's idf, AND for every query length...).
+  proximity bonus, no weekday cue, Lucene's idf, AND for every query length...).
 * ``whoosh``: stock Whoosh 2.7.4, ``LanguageAnalyzer("fr")`` on title and body TEXT
   fields, default ``BM25F()``, ``MultifieldParser`` with ``fieldboosts={"title": 2}``
   and a plain ``OrGroup`` (no coordination bonus); the query is its words, lowercased,
@@ -261,6 +261,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("title2", replace(_D, boosts=_boosts(2.0, 1.5, 1.0))),
         Variant("title1", replace(_D, boosts=_boosts(1.0, 1.0, 1.0))),
         Variant("no-proximity", replace(_D, proximity=0.0)),
+        Variant("no-weekday", replace(_D, weekday=0.0)),
         Variant("lucene-idf", replace(_D, idf="lucene")),
         Variant("and-always", replace(_D, and_max_words=1000)),
         Variant("prune-df10", replace(_D, prune_df=0.1)),

@@ -55,6 +55,9 @@ class Ranking:
     (1.0 keeps them all). With ``repeats``, a word the query has twice counts twice
     (BM25's query term frequency). Off: on all 1,500 OrangeSum abstracts it changed
     MRR@10 by -0.001 (+0.003 on samples of 300 and 400; bench/RESULTS.md).
+    ``weekday`` is the share of the best score added, among the ``rerank`` best
+    articles of a long query that names a day of the week, to those published
+    that day (half to those of the day after; :mod:`searchkit.weekdays`).
     """
 
     boosts: tuple[tuple[str, float], ...] = tuple(FIELD_BOOSTS.items())
@@ -67,6 +70,7 @@ class Ranking:
     rerank: int = 20
     prune_df: float = 1.0
     repeats: bool = False
+    weekday: float = 0.2
 
 
 DEFAULT_RANKING = Ranking()

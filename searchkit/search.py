@@ -2,12 +2,14 @@
 
 Takes a query string and filters, returns :class:`SearchResults` made of plain
 values, so nothing of Whoosh outlives the call. Ranking is BM25 over title,
-lead and body (title weighted highest). Up to four bare words are joined with
-AND; when no article has them all, the search falls back to OR and says so in
-``notices``. Longer queries rank every article with any of the words (BM25
-rewards the articles with the most, and the rarest). Plain-words queries are
-scored by :mod:`searchkit.ranking` (fast, with a proximity bonus); queries
-with operators, phrases, fields or wildcards by Whoosh's matchers.
+lead and body (weights in ``query.FIELD_BOOSTS``). Up to four bare words are
+joined with AND; when no article has them all, the search falls back to OR and
+says so in ``notices``. Longer queries rank every article with any of the words
+(BM25 rewards the articles with the most, and the rarest), and the days of the
+week they name favour the articles published on them (:mod:`searchkit.weekdays`).
+Plain-words queries are scored by :mod:`searchkit.ranking` (fast, with a
+proximity bonus); queries with operators, phrases, fields or wildcards by
+Whoosh's matchers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .query import (
 )
 from .ranking import PlainScorer, Unit, plain_units
 from .snippets import SNIPPET_CHARS, Snippet, make_snippet
+from .weekdays import named_weekdays, weekday_match
 
 SORTS = ("relevance", "date")
 _NO_SNIPPET = Snippet("", [])
@@ -121,7 +124,9 @@ class SearchIndex:
         if units is not None:
             conjunctive = ranking.conjunctive and len(units) <= ranking.and_max_words
             terms = analyze(query, "text")
-            args = (units, terms, filter_q, by_date, limit, page, facets)
+            long_query = len(units) > ranking.and_max_words
+            days = named_weekdays(query) if long_query and ranking.weekday > 0 else frozenset()
+            args = (units, terms, days, filter_q, by_date, limit, page, facets)
             results = self._run_plain(conjunctive, *args)
             if results.total == 0 and conjunctive and len(units) > 1:
                 results = self._run_plain(False, *args)
@@ -179,13 +184,20 @@ class SearchIndex:
         conjunctive: bool,
         units: list[Unit],
         terms: list[str],
+        days: frozenset[int],
         filter_q: wq.Query | None,
         by_date: bool,
         limit: int,
         page: int,
         facets: bool,
     ) -> Any:
-        """Plain words through :class:`PlainScorer`; date order and facets through Whoosh."""
+        """Plain words through :class:`PlainScorer`; date order and facets through Whoosh.
+
+        The best few articles are then reranked: a bonus per pair of adjacent query
+        words found adjacent in their opening, and, when the (long) query names
+        days of the week (``days``), a share of the best score for those
+        published on one of them (:mod:`searchkit.weekdays`).
+        """
         scorer = self._scorer()
         ranking = self.ranking
         if not conjunctive and len(units) > ranking.and_max_words and ranking.prune_df < 1:
@@ -213,7 +225,8 @@ class SearchIndex:
                 return whoosh_page
             facet_results = whoosh_page.results
         depth = page * limit
-        rerank = ranking.rerank if ranking.proximity > 0 and len(terms) > 1 else 0
+        pairs = ranking.proximity > 0 and len(terms) > 1
+        rerank = ranking.rerank if pairs or days else 0
         best = docs
         keep = max(depth, rerank)
         if len(docs) > keep:
@@ -228,6 +241,10 @@ class SearchIndex:
             stored = {d: self._searcher.stored_fields(d) for d in top}
             for d, bonus in scorer.proximity(terms, stored, ranking.proximity).items():
                 final[d] += bonus
+            if days:
+                share = ranking.weekday * max(final[d] for d in top)
+                for d in top:
+                    final[d] += share * weekday_match(stored[d].get(sc.DATE), days)
         ordered = sorted(final, key=lambda d: (-final[d], d))[(page - 1) * limit : depth]
         hits = [_ScoredDoc(self._searcher, d, final[d], stored.get(d)) for d in ordered]
         return _PlainPage(hits, facet_results, len(docs))
