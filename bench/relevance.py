@@ -263,6 +263,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("no-proximity", replace(_D, proximity=0.0)),
         Variant("no-weekday", replace(_D, weekday=0.0)),
         Variant("lucene-idf", replace(_D, idf="lucene")),
+        # No query is long then, so the weekday cue is off too (it follows and_max_words).
         Variant("and-always", replace(_D, and_max_words=1000)),
         Variant("prune-df10", replace(_D, prune_df=0.1)),
         Variant("k1.5", replace(_D, k1=1.5)),

@@ -9,9 +9,11 @@ OrangeSum's abstracts, two in five name a day, and favouring the articles
 published that day (or the day after) raised MRR@10 by about 0.01 on queries
 held out from the tuning (bench/RESULTS.md, "Ranking (issue 3)").
 
-Only long queries use this (:mod:`searchkit.search`): in two or three typed
-words, a day name is as likely a topic ("Mardi gras") as the date of an event.
-Plurals ("tous les mardis") say how often, not when, and do not count.
+Only long queries use this (more than ``Ranking.and_max_words`` words, see
+:mod:`searchkit.search`): in a query of up to four words, a day name is as likely
+a topic as the date of an event. Plurals ("tous les mardis") say how often, not
+when; a day joined by a hyphen ("Mardi-Gras", "lundi-vendredi") or "mardi gras"
+is a name or a range. None of them counts.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from collections.abc import Collection
 from .dates import parse_date
 
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_NAMED = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+_NAMED = re.compile(
+    r"(?<![\w-])(" + "|".join(WEEKDAYS) + r")(?![\w-])(?!\s+gras\b)", re.IGNORECASE
+)
 DAY_AFTER = 0.5  # an article of the next day counts half: most copy dates its own day
 
 

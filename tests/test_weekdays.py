@@ -21,6 +21,13 @@ def test_plurals_and_longer_words_are_not_days():
     assert named_weekdays("Aucun jour ici.") == frozenset()
 
 
+def test_names_and_ranges_are_not_days():
+    assert named_weekdays("Le carnaval du Mardi-Gras à Rio") == frozenset()
+    assert named_weekdays("un Mardi gras pluvieux") == frozenset()
+    assert named_weekdays("ouvert du lundi-vendredi") == frozenset()
+    assert named_weekdays("Mardi, gras ou pas, il a voté.") == {1}
+
+
 @pytest.mark.parametrize(
     ("stored", "days", "expected"),
     [
@@ -72,3 +79,48 @@ def test_a_short_query_naming_a_day_is_not_reranked(tmp_path):
         # and the scores stay tied whatever the dates.
         assert len(hits) == 2
         assert hits[0].score == pytest.approx(hits[1].score)
+
+
+def test_the_cue_needs_more_than_four_words(tmp_path):
+    """Four words stay a short query (AND, no cue); the fifth makes it a passage."""
+    _same_story(tmp_path)
+    with SearchIndex(tmp_path) as ix:
+        four = ix.search("gouvernement réforme retraites jeudi", snippets=False).hits
+        assert four[0].score == pytest.approx(four[1].score)
+        five = ix.search("gouvernement réforme retraites syndicats jeudi", snippets=False).hits
+        assert five[0].id == "jeudi"
+        assert five[0].score > five[1].score
+
+
+def test_the_next_days_article_gets_half_and_an_undated_one_nothing(tmp_path):
+    body = "Le gouvernement a présenté sa réforme des retraites devant les syndicats."
+    articles = [
+        Article(id="mardi", title="Retraites", body=body, date=span("2020-06-16")),
+        Article(id="mercredi", title="Retraites", body=body, date=span("2020-06-17")),
+        Article(id="vendredi", title="Retraites", body=body, date=span("2020-06-19")),
+        Article(id="juin", title="Retraites", body=body, date=span("2020-06")),
+        Article(id="sans-date", title="Retraites", body=body),
+    ]
+    index_articles(articles, tmp_path)
+    query = "le gouvernement a présenté mardi sa réforme des retraites aux syndicats"
+    with SearchIndex(tmp_path) as ix:
+        hits = ix.search(query, snippets=False).hits
+    score = {h.id: h.score for h in hits}
+    assert [h.id for h in hits][:2] == ["mardi", "mercredi"]
+    base = score["vendredi"]
+    assert score["juin"] == pytest.approx(base)
+    assert score["sans-date"] == pytest.approx(base)
+    tuesday, wednesday = score["mardi"] - base, score["mercredi"] - base
+    # The same text everywhere: the best score before the cue is the base score.
+    assert tuesday == pytest.approx(Ranking().weekday * base, abs=1e-3)  # hits round scores
+    assert wednesday == pytest.approx(tuesday / 2, abs=1e-3)
+
+
+def test_pages_agree_with_one_long_page(tmp_path):
+    """The cue reranks the same best articles whatever the page: no repeat, no gap."""
+    _same_story(tmp_path)
+    words = "le gouvernement a présenté jeudi sa réforme des retraites aux syndicats"
+    with SearchIndex(tmp_path) as ix:
+        whole = [h.id for h in ix.search(words, limit=2, snippets=False).hits]
+        paged = [ix.search(words, limit=1, page=p, snippets=False).hits[0].id for p in (1, 2)]
+    assert paged == whole == ["jeudi", "mardi"]
