@@ -24,9 +24,7 @@ from collections.abc import Collection
 from .dates import parse_date
 
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_NAMED = re.compile(
-    r"(?<![\w-])(" + "|".join(WEEKDAYS) + r")(?![\w-])(?!\s+gras\b)", re.IGNORECASE
-)
+_NAMED = re.compile(r"(?<![\w-])(" + "|".join(WEEKDAYS) + r")(?![\w-])(?!\s+gras\b)", re.IGNORECASE)
 DAY_AFTER = 0.5  # an article of the next day counts half: most copy dates its own day
 
 
